@@ -1,0 +1,80 @@
+"""Types shared by every kind: references, conditions, the status fields common to all."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+ACCOUNT_SID_PATTERN = r"^AC[0-9a-f]{32}$"
+KEY_SID_PATTERN = r"^SK[0-9a-f]{32}$"
+SERVICE_SID_PATTERN = r"^MG[0-9a-f]{32}$"
+PHONE_NUMBER_SID_PATTERN = r"^PN[0-9a-f]{32}$"
+SHORT_CODE_SID_PATTERN = r"^SC[0-9a-f]{32}$"
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+# A Kubernetes object name (DNS-1123 subdomain): what a reference may name.
+OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+# Go-style durations as kubectl users write them: 90s, 15m, 12h, 30d, 1h30m.
+DURATION_PATTERN = r"^([0-9]+(s|m|h|d))+$"
+FRIENDLY_NAME_MAX = 64
+
+
+class Model(BaseModel):
+    """Base of every API model: camelCase on the wire, unknown fields refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", use_attribute_docstrings=False
+    )
+
+
+class LocalObjectReference(Model):
+    """A reference to another object in the same namespace."""
+
+    name: str = Field(
+        description="Name of the object, in the same namespace as this one.",
+        min_length=1,
+        max_length=253,
+        pattern=OBJECT_NAME_PATTERN,
+    )
+
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Condition(Model):
+    """An observation of one aspect of the object's state, in the Kubernetes conventions."""
+
+    type: str = Field(description="Type of the condition: Ready or Synced.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(description="One-word CamelCase reason for the condition's last transition.")
+    message: str = Field(default="", description="Human-readable details of the condition.")
+    last_transition_time: str = Field(description="When the status last changed (RFC 3339).")
+    observed_generation: int = Field(default=0, description="The generation the condition was set for.")
+
+
+class ManagedStatus(Model):
+    """Status fields every kind carries."""
+
+    conditions: list[Condition] = Field(
+        default_factory=list, description="Ready and Synced conditions, as Crossplane managed resources have."
+    )
+    observed_generation: int | None = Field(
+        default=None, description="The metadata.generation the operator last reconciled."
+    )
+    sid: str | None = Field(default=None, description="SID of the Twilio object this resource manages.")
+    last_sync_time: str | None = Field(
+        default=None, description="When the operator last compared this resource with Twilio (RFC 3339)."
+    )
+    last_handled_reconcile_at: str | None = Field(
+        default=None,
+        description="The value of the reconcile-requested-at annotation the operator last acted on.",
+    )
+
+
+DeletionPolicy = Literal["Delete", "Orphan"]
+
+DELETION_POLICY_DESCRIPTION = (
+    "What happens to the Twilio object when this resource is deleted: Delete (the default) deletes it, "
+    "Orphan leaves it in Twilio."
+)

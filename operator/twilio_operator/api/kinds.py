@@ -1,0 +1,75 @@
+"""The catalogue of kinds: names, printer columns and the models behind each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import GROUP, VERSION
+from .apikey import ApiKeySpec, ApiKeyStatus
+from .common import ManagedStatus, Model
+from .messagingservice import MessagingServiceSpec, MessagingServiceStatus
+from .subaccount import TwilioSubaccountSpec, TwilioSubaccountStatus
+
+CATEGORY = "twilio"
+
+
+@dataclass(frozen=True)
+class PrinterColumn:
+    name: str
+    json_path: str
+    type: str = "string"
+    priority: int = 0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Kind:
+    kind: str
+    plural: str
+    singular: str
+    short_name: str
+    description: str
+    spec: type[Model]
+    status: type[ManagedStatus]
+    extra_columns: tuple[PrinterColumn, ...] = field(default=())
+
+    @property
+    def crd_name(self) -> str:
+        return f"{self.plural}.{GROUP}"
+
+    @property
+    def api_version(self) -> str:
+        return f"{GROUP}/{VERSION}"
+
+
+SUBACCOUNT = Kind(
+    kind="TwilioSubaccount",
+    plural="twiliosubaccounts",
+    singular="twiliosubaccount",
+    short_name="tsub",
+    description="A Twilio subaccount of the operator's parent account.",
+    spec=TwilioSubaccountSpec,
+    status=TwilioSubaccountStatus,
+    extra_columns=(PrinterColumn("STATE", ".status.state", description="Status Twilio reports."),),
+)
+API_KEY = Kind(
+    kind="ApiKey",
+    plural="apikeys",
+    singular="apikey",
+    short_name="tkey",
+    description="A Twilio API key; its one-time secret is stored in a Kubernetes Secret.",
+    spec=ApiKeySpec,
+    status=ApiKeyStatus,
+    extra_columns=(PrinterColumn("SECRET", ".status.secretName", description="Secret holding the key."),),
+)
+MESSAGING_SERVICE = Kind(
+    kind="MessagingService",
+    plural="messagingservices",
+    singular="messagingservice",
+    short_name="tms",
+    description="A Twilio Messaging Service with its sender pool and webhooks.",
+    spec=MessagingServiceSpec,
+    status=MessagingServiceStatus,
+)
+
+KINDS: tuple[Kind, ...] = (SUBACCOUNT, API_KEY, MESSAGING_SERVICE)

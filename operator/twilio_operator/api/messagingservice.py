@@ -1,0 +1,172 @@
+"""MessagingService: a Messaging Service, its settings, its sender pool and its webhooks."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+from pydantic.config import JsonDict
+
+from .common import (
+    ACCOUNT_SID_PATTERN,
+    DELETION_POLICY_DESCRIPTION,
+    E164_PATTERN,
+    FRIENDLY_NAME_MAX,
+    OBJECT_NAME_PATTERN,
+    PHONE_NUMBER_SID_PATTERN,
+    SHORT_CODE_SID_PATTERN,
+    DeletionPolicy,
+    LocalObjectReference,
+    ManagedStatus,
+    Model,
+)
+
+Usecase = Literal["notifications", "marketing", "verification", "discussion", "poll", "undeclared"]
+ScanMessageContent = Literal["inherit", "enable", "disable"]
+HttpMethod = Literal["POST", "GET"]
+URL_PATTERN = r"^https?://[^\s_/]+(/\S*)?$"
+# RE2 (the API server's regex engine) has no lookahead, so "not all digits" is spelled out.
+ALPHA_SENDER_PATTERN = r"^[A-Za-z0-9 +\-_&]*[A-Za-z +\-_&][A-Za-z0-9 +\-_&]*$"
+
+
+class IngressRef(Model):
+    """A webhook URL resolved from an Ingress in the same namespace."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=OBJECT_NAME_PATTERN, description="Ingress name.")
+    path: str = Field(
+        min_length=1, pattern=r"^/\S*$", description="Path, routed by one of the Ingress's rules, e.g. /sms."
+    )
+    host: str | None = Field(
+        default=None,
+        description="Which of the Ingress's hosts to use. Required when its rules name several hosts.",
+    )
+
+
+# Exactly one of url or ingressRef: an OpenAPI oneOf the API server enforces.
+_ONE_OF_URL_OR_INGRESS: JsonDict = {"oneOf": [{"required": ["url"]}, {"required": ["ingressRef"]}]}
+
+
+class Webhook(Model):
+    """A webhook: a literal URL or one resolved from an Ingress, and the HTTP method Twilio uses."""
+
+    model_config = ConfigDict(**Model.model_config, json_schema_extra=_ONE_OF_URL_OR_INGRESS)
+
+    url: str | None = Field(default=None, pattern=URL_PATTERN, max_length=2048, description="Literal URL.")
+    ingress_ref: IngressRef | None = Field(default=None, description="Resolve the URL from an Ingress.")
+    method: HttpMethod | None = Field(default=None, description="POST (Twilio's default) or GET.")
+
+
+class StatusCallback(Model):
+    """The status-callback webhook (Twilio always POSTs it)."""
+
+    model_config = ConfigDict(**Model.model_config, json_schema_extra=_ONE_OF_URL_OR_INGRESS)
+
+    url: str | None = Field(default=None, pattern=URL_PATTERN, max_length=2048, description="Literal URL.")
+    ingress_ref: IngressRef | None = Field(default=None, description="Resolve the URL from an Ingress.")
+
+
+class Webhooks(Model):
+    """The service's webhooks."""
+
+    inbound_request: Webhook | None = Field(default=None, description="Called for every inbound message.")
+    fallback: Webhook | None = Field(default=None, description="Called when the inbound request fails.")
+    status_callback: StatusCallback | None = Field(
+        default=None, description="Receives delivery status updates of messages sent through the service."
+    )
+
+
+class Senders(Model):
+    """The sender pool, reconciled as a set: what is not listed is removed."""
+
+    phone_numbers: list[str] | None = Field(
+        default=None,
+        max_length=400,
+        description="Phone numbers of the subaccount, by PN SID or E.164 number.",
+        json_schema_extra={
+            "items": {"type": "string", "pattern": f"({PHONE_NUMBER_SID_PATTERN})|({E164_PATTERN})"}
+        },
+    )
+    short_codes: list[str] | None = Field(
+        default=None,
+        max_length=400,
+        description="Short codes of the subaccount, by SC SID.",
+        json_schema_extra={"items": {"type": "string", "pattern": SHORT_CODE_SID_PATTERN}},
+    )
+    alpha_senders: list[str] | None = Field(
+        default=None,
+        max_length=10,
+        description="Alphanumeric sender IDs: up to 11 of A-Z a-z 0-9 space + - _ &, not all digits.",
+        json_schema_extra={
+            "items": {"type": "string", "pattern": ALPHA_SENDER_PATTERN, "minLength": 1, "maxLength": 11}
+        },
+    )
+
+
+class MessagingServiceSpec(Model):
+    """Desired state of a Messaging Service. A setting left out is left as Twilio has it."""
+
+    subaccount_ref: LocalObjectReference | None = Field(
+        default=None, description="The TwilioSubaccount, in the same namespace, the service belongs to."
+    )
+    account_sid: str | None = Field(
+        default=None,
+        pattern=ACCOUNT_SID_PATTERN,
+        description="A raw account SID instead of subaccountRef; refused unless the operator allows it.",
+    )
+    friendly_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=FRIENDLY_NAME_MAX,
+        description="Friendly name of the service. Defaults to <namespace>/<name>.",
+    )
+    usecase: Usecase | None = Field(default=None, description="Declared use case of the service.")
+    sticky_sender: bool | None = Field(default=None, description="Use the same sender for a recipient.")
+    mms_converter: bool | None = Field(
+        default=None, description="Convert MMS to SMS where MMS isn't supported."
+    )
+    smart_encoding: bool | None = Field(default=None, description="Replace Unicode look-alikes with GSM-7.")
+    scan_message_content: ScanMessageContent | None = Field(
+        default=None, description="Content scanning: inherit, enable or disable."
+    )
+    fallback_to_long_code: bool | None = Field(
+        default=None, description="Obsolete in Twilio; kept for parity."
+    )
+    area_code_geomatch: bool | None = Field(
+        default=None, description="Prefer a sender with the same area code."
+    )
+    validity_period: int | None = Field(
+        default=None, ge=1, le=36000, description="Seconds a queued message stays valid (1-36000)."
+    )
+    synchronous_validation: bool | None = Field(default=None, description="Reserved by Twilio.")
+    use_inbound_webhook_on_number: bool | None = Field(
+        default=None, description="Use each number's own inbound webhook instead of the service's."
+    )
+    webhooks: Webhooks | None = Field(default=None, description="Webhook URLs, literal or from an Ingress.")
+    senders: Senders | None = Field(default=None, description="The sender pool.")
+    deletion_policy: DeletionPolicy | None = Field(default=None, description=DELETION_POLICY_DESCRIPTION)
+
+
+class ResolvedWebhooks(Model):
+    """Webhook URLs as sent to Twilio."""
+
+    inbound_request_url: str | None = Field(default=None, description="Resolved inbound request URL.")
+    fallback_url: str | None = Field(default=None, description="Resolved fallback URL.")
+    status_callback: str | None = Field(default=None, description="Resolved status callback URL.")
+
+
+class SenderStatus(Model):
+    """Senders in the pool as Twilio reports them."""
+
+    phone_numbers: list[str] = Field(default_factory=list, description="PN SIDs in the pool.")
+    short_codes: list[str] = Field(default_factory=list, description="SC SIDs in the pool.")
+    alpha_senders: list[str] = Field(default_factory=list, description="Alphanumeric sender IDs in the pool.")
+
+
+class MessagingServiceStatus(ManagedStatus):
+    """Observed state of a Messaging Service."""
+
+    account_sid: str | None = Field(
+        default=None, pattern=ACCOUNT_SID_PATTERN, description="Account the service belongs to."
+    )
+    webhooks: ResolvedWebhooks | None = Field(default=None, description="Webhook URLs as sent to Twilio.")
+    senders: SenderStatus | None = Field(default=None, description="The pool as Twilio reports it.")
