@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
 
@@ -25,9 +26,63 @@ def _cmd_crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .settings import ConfigurationError, Settings
+
+    overrides: dict[str, object] = {}
+    if args.allow_parent_account:
+        overrides["allow_parent_account"] = True
+    if args.allow_raw_account_sid:
+        overrides["allow_raw_account_sid"] = True
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        settings.credentials()
+    except ConfigurationError as error:
+        print(f"twilio-operator: {error}", file=sys.stderr)
+        return 2
+    from .runner import run
+
+    return run(settings, namespaces=args.namespace or [], liveness=args.liveness, peering=args.peering)
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from .sandbox.runner import serve_forever
+
+    state_dir = Path(args.state_dir) if args.state_dir else None
+    asyncio.run(serve_forever(state_dir=state_dir, kube_port=args.kube_port, twilio_port=args.twilio_port))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .sandbox.demo import main as demo_main
+
+    return demo_main(examples=Path(args.examples), timeout=float(args.timeout))
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="twilio-operator", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the operator")
+    run.add_argument(
+        "--namespace", "-n", action="append", help="watch this namespace (repeatable); default all"
+    )
+    run.add_argument("--allow-parent-account", action="store_true", help="allow keys/services on the parent")
+    run.add_argument("--allow-raw-account-sid", action="store_true", help="allow raw accountSid references")
+    run.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("--peering", default=None, help="kopf peering name, for more than one replica")
+    run.set_defaults(func=_cmd_run)
+
+    sandbox = commands.add_parser("sandbox", help="run the Kubernetes and Twilio emulators in the foreground")
+    sandbox.add_argument("--state-dir", help="write kubeconfig and twilio.env here")
+    sandbox.add_argument("--kube-port", type=int, default=0, help="port of the Kubernetes emulator")
+    sandbox.add_argument("--twilio-port", type=int, default=0, help="port of the Twilio emulator")
+    sandbox.set_defaults(func=_cmd_sandbox)
+
+    demo = commands.add_parser("demo", help="sandbox + operator + examples, end to end")
+    demo.add_argument("--examples", default="examples/quickstart", help="manifests to apply")
+    demo.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for Ready")
+    demo.set_defaults(func=_cmd_demo)
 
     crds = commands.add_parser("crds", help="print the CustomResourceDefinitions, or write them")
     crds.add_argument("--write", metavar="DIR", help="write one file per CRD into DIR")

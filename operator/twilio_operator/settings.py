@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     Secret) that are re-read whenever they change, so a rotated parent auth token needs no restart.
     """
 
-    model_config = SettingsConfigDict(env_prefix="TWILIO_OPERATOR_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="TWILIO_OPERATOR_", extra="ignore", populate_by_name=True)
 
     account_sid: str | None = Field(default=None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID"))
     auth_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN"))
@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     request_timeout: float = Field(default=15.0, gt=0, description="Timeout of one Twilio call, seconds.")
     create_grace_period: float = Field(
         default=30.0, ge=0, description="Seconds after create during which a 404 is eventual consistency."
+    )
+    dependency_wait: float = Field(
+        default=20.0, ge=0, description="Seconds a child waits in memory for its subaccount to become Ready."
     )
     account_concurrency: int = Field(default=8, ge=1, description="Concurrent Twilio calls per account.")
     rate_limit: float = Field(default=100.0, gt=0, description="Twilio requests per second, all accounts.")

@@ -114,6 +114,9 @@ class KeyRotationStatus(Model):
     next_rotation_time: str | None = Field(
         default=None, description="When the next scheduled rotation is due."
     )
+    handled_rotate_request: str | None = Field(
+        default=None, description="The rotate-requested-at annotation value last acted on."
+    )
 
 
 class ApiKeyStatus(ManagedStatus):

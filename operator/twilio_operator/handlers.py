@@ -1,0 +1,168 @@
+"""kopf wiring only: which events of which resources call into reconcile/."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from . import GROUP, VERSION
+from .api.kinds import API_KEY, SUBACCOUNT, Kind
+from .kube.client import KubeClient
+from .reconcile.apikey import ApiKeyKind
+from .reconcile.managed import Reconciler
+from .reconcile.model import EXTERNAL_NAME, ManagedKind, Resource
+from .reconcile.references import SubaccountDirectory
+from .reconcile.scheduler import DriftScheduler
+from .reconcile.subaccount import SubaccountKind
+from .settings import Settings
+from .twilio.gateway import TwilioGateway
+
+
+@dataclass
+class Runtime:
+    """What handlers share; built at operator start, inside the running loop."""
+
+    gateway: TwilioGateway
+    kube: KubeClient
+    plugs: dict[str, tuple[ManagedKind[Any], Reconciler]]
+    schedulers: dict[str, DriftScheduler]
+
+
+class State:
+    """The login kopf performed and the runtime built from it."""
+
+    def __init__(self) -> None:
+        self.connection: kopf.ConnectionInfo | None = None
+        self.runtime: Runtime | None = None
+        self.directory = SubaccountDirectory()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.started: set[DriftScheduler] = set()
+
+    def plug(self, kind: Kind) -> tuple[ManagedKind[Any], Reconciler]:
+        if self.runtime is None:
+            raise kopf.TemporaryError("the operator is still starting", delay=1)
+        return self.runtime.plugs[kind.plural]
+
+
+def _only_our_bookkeeping(diff: kopf.Diff, reconciler: Reconciler, body: kopf.Body) -> bool:
+    """True when the only change is the external-name this process just wrote."""
+    recorded = reconciler.recorded.get(str(body.metadata.uid))
+    return bool(diff) and all(
+        tuple(d.field) == ("metadata", "annotations", EXTERNAL_NAME) and d.new == recorded for d in diff
+    )
+
+
+def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
+    state = State()
+
+    @kopf.on.login(registry=registry)
+    async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+        if info is None:
+            raise kopf.PermanentError("no Kubernetes credentials: set KUBECONFIG or run in a cluster")
+        state.connection = info
+        if state.runtime is None:
+            # kopf logs in before anything else runs; our own API client uses the same credentials.
+            build_runtime(info)
+        return info
+
+    def build_runtime(info: kopf.ConnectionInfo) -> None:
+        gateway = TwilioGateway(settings)
+        kube = KubeClient(info)
+
+        def reconciler(kind: Kind) -> Reconciler:
+            return Reconciler(settings, kube, kind.api_version, kind.plural)
+
+        plugs: dict[str, tuple[ManagedKind[Any], Reconciler]] = {
+            SUBACCOUNT.plural: (SubaccountKind(gateway, kube), reconciler(SUBACCOUNT)),
+            API_KEY.plural: (ApiKeyKind(gateway, kube, settings, state.directory), reconciler(API_KEY)),
+        }
+        schedulers = {
+            plural: DriftScheduler(
+                functools.partial(reconciler.drift_pass, managed),
+                functools.partial(reconciler.due_in, managed),
+            )
+            for plural, (managed, reconciler) in plugs.items()
+        }
+        state.runtime = Runtime(gateway=gateway, kube=kube, plugs=plugs, schedulers=schedulers)
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(**_: Any) -> None:
+        runtime, state.runtime = state.runtime, None
+        for task in state.tasks:
+            task.cancel()
+        await asyncio.gather(*state.tasks, return_exceptions=True)
+        if runtime is not None:
+            for scheduler in runtime.schedulers.values():
+                await scheduler.stop()
+            await runtime.gateway.close()
+            await runtime.kube.close()
+
+    @kopf.on.event(GROUP, VERSION, SUBACCOUNT.plural, registry=registry)
+    async def subaccount_seen(event: kopf.RawEvent, **_: Any) -> None:
+        # Children resolve their subaccountRef from this, and wait on it, without API calls.
+        obj = event["object"]
+        meta = obj.get("metadata") or {}
+        deleted = event["type"] == "DELETED"
+        state.directory.observe(
+            str(meta.get("namespace")), str(meta.get("name")), None if deleted else dict(obj)
+        )
+
+    for kind, needs_finalizer in (
+        (SUBACCOUNT, SubaccountKind.finalizer_needed),
+        (API_KEY, ApiKeyKind.finalizer_needed),
+    ):
+        _register_kind(registry, settings, kind, state, needs_finalizer)
+
+
+def _register_kind(
+    registry: kopf.OperatorRegistry,
+    settings: Settings,
+    kind: Kind,
+    state: State,
+    finalizer_needed: Callable[[dict[str, Any]], bool],
+) -> None:
+    async def reconcile(body: kopf.Body, patch: kopf.Patch, logger: Any, retry: int, **_: Any) -> None:
+        managed, reconciler = state.plug(kind)
+        await reconciler.reconcile(managed, Resource(body, patch, logger), retry)
+
+    async def on_update(
+        body: kopf.Body, patch: kopf.Patch, logger: Any, retry: int, diff: kopf.Diff, **_: Any
+    ) -> None:
+        managed, reconciler = state.plug(kind)
+        if _only_our_bookkeeping(diff, reconciler, body):
+            return
+        await reconciler.reconcile(managed, Resource(body, patch, logger), retry)
+
+    async def seen(event: kopf.RawEvent, **_: Any) -> None:
+        if state.runtime is None:
+            return
+        scheduler = state.runtime.schedulers[kind.plural]
+        if scheduler not in state.started:
+            # Started from inside a watch handler, whose context carries kopf's event queue, so drift
+            # passes can post Events like handlers do.
+            state.started.add(scheduler)
+            state.tasks.add(asyncio.create_task(scheduler.run()))
+        obj = event["object"]
+        uid = str((obj.get("metadata") or {}).get("uid"))
+        gone = event["type"] == "DELETED"
+        scheduler.track(uid, None if gone else kopf.Body(obj))
+
+    def needs_finalizer(spec: kopf.Spec, **_: Any) -> bool:
+        return finalizer_needed(dict(spec))
+
+    async def finalize(body: kopf.Body, patch: kopf.Patch, logger: Any, retry: int, **_: Any) -> None:
+        managed, reconciler = state.plug(kind)
+        await reconciler.finalize(managed, Resource(body, patch, logger), retry)
+
+    common: dict[str, Any] = {"registry": registry, "backoff": settings.backoff_base}
+    kopf.on.resume(GROUP, VERSION, kind.plural, id="reconcile", **common)(reconcile)
+    kopf.on.create(GROUP, VERSION, kind.plural, id="reconcile", **common)(reconcile)
+    kopf.on.update(GROUP, VERSION, kind.plural, id="reconcile", **common)(on_update)
+    kopf.on.delete(GROUP, VERSION, kind.plural, id="finalize", when=needs_finalizer, **common)(finalize)
+    kopf.on.event(GROUP, VERSION, kind.plural, id="track", registry=registry)(seen)

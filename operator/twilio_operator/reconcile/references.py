@@ -1,0 +1,114 @@
+"""Resolving `subaccountRef` (and the guarded alternatives) to the account a child object lives in."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..settings import Settings
+from . import conditions as c
+from .model import Outcome
+
+
+@dataclass(frozen=True)
+class SubaccountEntry:
+    sid: str | None
+    ready: bool
+
+
+class SubaccountDirectory:
+    """What the operator knows of every TwilioSubaccount, fed by the watch stream, with waiters per name.
+
+    Children wait in memory for their subaccount to become Ready instead of polling the API server.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], SubaccountEntry] = {}
+        self._changed: dict[tuple[str, str], asyncio.Event] = {}
+
+    def observe(self, namespace: str, name: str, body: dict[str, Any] | None) -> None:
+        key = (namespace, name)
+        if body is None:
+            self._entries.pop(key, None)
+        else:
+            status = body.get("status") or {}
+            ready = c.is_true(status, c.READY) and not body.get("metadata", {}).get("deletionTimestamp")
+            self._entries[key] = SubaccountEntry(sid=status.get("sid"), ready=ready)
+        event = self._changed.pop(key, None)
+        if event is not None:
+            event.set()
+
+    def get(self, namespace: str, name: str) -> SubaccountEntry | None:
+        return self._entries.get((namespace, name))
+
+    async def wait_ready(self, namespace: str, name: str, seconds: float) -> SubaccountEntry | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while True:
+            entry = self.get(namespace, name)
+            if entry is not None and entry.ready and entry.sid:
+                return entry
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            event = self._changed.setdefault((namespace, name), asyncio.Event())
+            try:
+                await asyncio.wait_for(event.wait(), remaining)
+            except TimeoutError:
+                return None
+
+
+def forbidden(message: str) -> Outcome:
+    return Outcome(
+        message, ready=c.Cond.false(c.UNAVAILABLE, message), synced=c.Cond.false(c.FORBIDDEN, message)
+    )
+
+
+def invalid(message: str) -> Outcome:
+    return Outcome(
+        message, ready=c.Cond.false(c.UNAVAILABLE, message), synced=c.Cond.false(c.INVALID_SPEC, message)
+    )
+
+
+async def resolve_account(
+    namespace: str,
+    spec: dict[str, Any],
+    settings: Settings,
+    directory: SubaccountDirectory,
+    wait: float,
+    announce: Callable[[Outcome], Awaitable[None]],
+) -> str:
+    """The account SID a child belongs to, or an Outcome saying why there is none (yet)."""
+    ref = (spec.get("subaccountRef") or {}).get("name")
+    raw = spec.get("accountSid")
+    if ref and raw:
+        raise invalid("set either subaccountRef or accountSid, not both")
+    if raw:
+        if not settings.allow_raw_account_sid:
+            raise forbidden("accountSid is refused: the operator runs without --allow-raw-account-sid")
+        return str(raw)
+    if not ref:
+        if not settings.allow_parent_account:
+            raise forbidden(
+                "no subaccountRef: objects on the parent account are refused unless the operator runs with "
+                "--allow-parent-account"
+            )
+        return settings.credentials()[0]
+    entry = directory.get(namespace, ref)
+    if entry is not None and entry.ready and entry.sid:
+        return entry.sid
+    message = f"waiting for TwilioSubaccount {ref} to be Ready"
+    waiting = Outcome(
+        message,
+        ready=c.Cond.false(c.WAITING_FOR_SUBACCOUNT, message),
+        synced=c.Cond.false(c.RECONCILE_ERROR, message),
+        retry=5.0,
+    )
+    # Say so now, then wait in memory: the subaccount usually becomes Ready within seconds.
+    await announce(waiting)
+    entry = await directory.wait_ready(namespace, ref, wait)
+    if entry is None or not entry.sid:
+        raise waiting
+    return entry.sid

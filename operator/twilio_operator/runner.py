@@ -1,0 +1,58 @@
+"""Start kopf with our registry and settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import kopf
+
+from .handlers import register
+from .reconcile.model import BOOKKEEPING_ANNOTATIONS
+from .settings import Settings
+
+
+def operator_settings(settings: Settings) -> kopf.OperatorSettings:
+    config = kopf.OperatorSettings()
+    # Events only when we say so: kopf's per-handler success events would double the API traffic.
+    config.posting.level = logging.WARNING
+    config.persistence.finalizer = "twilio.operator.dev/finalizer"
+    config.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        ignored_fields=[("metadata", "annotations", key) for key in BOOKKEEPING_ANNOTATIONS]
+    )
+    config.persistence.progress_storage = kopf.AnnotationsProgressStorage()
+    config.watching.server_timeout = 300
+    config.watching.client_timeout = 330
+    config.networking.request_timeout = 60
+    config.batching.error_delays = (1, 2, 5, 10, 30)
+    return config
+
+
+def configure_logging(settings: Settings) -> None:
+    kopf.configure(
+        debug=settings.log_level == "DEBUG",
+        verbose=settings.log_level in ("DEBUG", "INFO"),
+        log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL,
+    )
+    level = getattr(logging, settings.log_level)
+    logging.getLogger().setLevel(level)
+    # The SDK logs every request and its headers at INFO; our own logs say what matters.
+    logging.getLogger("twilio").setLevel(logging.WARNING)
+
+
+def run(settings: Settings, namespaces: list[str], liveness: str | None, peering: str | None) -> int:
+    configure_logging(settings)
+    registry = kopf.OperatorRegistry()
+    register(registry, settings)
+    asyncio.run(
+        kopf.operator(
+            registry=registry,
+            settings=operator_settings(settings),
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            standalone=peering is None,
+            peering_name=peering,
+            liveness_endpoint=liveness,
+        )
+    )
+    return 0

@@ -1,0 +1,117 @@
+"""`twilio-operator demo`: the sandbox, the operator, the examples applied, both sides shown."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .kubectl import Kubectl
+from .processes import OperatorProcess, SandboxProcess, wait_for
+from .twilio_control import TwilioControl
+
+
+def _conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in (obj.get("status") or {}).get("conditions") or []}
+
+
+def _settled(obj: dict[str, Any]) -> bool:
+    conds = _conditions(obj)
+    return conds.get("Ready", {}).get("status") == "True" and conds.get("Synced", {}).get("status") == "True"
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
+
+
+def _kube_rows(objects: list[dict[str, Any]]) -> list[list[str]]:
+    rows = [["NAMESPACE", "KIND", "NAME", "READY", "SYNCED", "SID"]]
+    for obj in objects:
+        conds = _conditions(obj)
+        ready, synced = conds.get("Ready", {}), conds.get("Synced", {})
+        rows.append(
+            [
+                obj["metadata"]["namespace"],
+                obj["kind"],
+                obj["metadata"]["name"],
+                f"{ready.get('status', '-')} ({ready.get('reason', '')})",
+                f"{synced.get('status', '-')} ({synced.get('reason', '')})",
+                str((obj.get("status") or {}).get("sid", "")),
+            ]
+        )
+    return rows
+
+
+def _twilio_rows(state: dict[str, Any]) -> list[list[str]]:
+    rows = [["TWILIO OBJECT", "SID", "FRIENDLY NAME", "STATUS / ACCOUNT"]]
+    for account in state.get("accounts", []):
+        rows.append(
+            ["account", account["sid"], str(account.get("friendly_name")), str(account.get("status"))]
+        )
+    for key in state.get("keys", []):
+        rows.append(["api key", key["sid"], str(key.get("friendly_name")), str(key.get("account"))])
+    for service in state.get("services", []):
+        rows.append(
+            [
+                "messaging service",
+                service["sid"],
+                str(service.get("friendly_name")),
+                str(service.get("account")),
+            ]
+        )
+    return rows
+
+
+def main(examples: Path, timeout: float) -> int:
+    with tempfile.TemporaryDirectory(prefix="twilio-operator-demo-") as tmp:
+        workdir = Path(tmp)
+        sandbox = SandboxProcess(workdir / "sandbox")
+        operator = OperatorProcess(sandbox, workdir)
+        try:
+            print("starting the sandbox (Kubernetes API and Twilio API emulators)...")
+            sandbox.start()
+            print(f"  kubernetes {sandbox.kube_url}, twilio {sandbox.twilio_url}")
+            print("starting the operator...")
+            operator.start()
+            kubectl = Kubectl(sandbox.kubeconfig, workdir / "kubectl-cache")
+            print(f"applying {examples}/ with kubectl...")
+            print(kubectl.run("apply", "-f", str(examples)).stdout.rstrip())
+
+            def listed() -> list[dict[str, Any]]:
+                items: list[dict[str, Any]] = json.loads(
+                    kubectl.run("get", "twilio", "-A", "-o", "json").stdout
+                )["items"]
+                return items
+
+            print(f"waiting up to {timeout:.0f}s for every object to be Ready and Synced...")
+            try:
+                wait_for(
+                    lambda: (items := listed()) and all(_settled(o) for o in items), timeout, interval=0.5
+                )
+            except AssertionError:
+                print("\n" + _table(_kube_rows(listed())))
+                print(
+                    "\ndemo failed: not every object became Ready; the operator's log ends with:",
+                    file=sys.stderr,
+                )
+                print(operator.log_path.read_text(errors="replace")[-3000:], file=sys.stderr)
+                return 1
+            print("\nKubernetes:\n" + _table(_kube_rows(listed())))
+            control = TwilioControl(sandbox.twilio_url)
+            print("\nTwilio:\n" + _table(_twilio_rows(control.state())))
+            secrets = kubectl.run(
+                "get", "secrets", "-A", "-l", "app.kubernetes.io/managed-by=twilio-operator", "-o", "name"
+            ).stdout.split()
+            if secrets:
+                print("\nSecrets written by the operator (values not shown): " + ", ".join(secrets))
+            print("\ndemo succeeded")
+            return 0
+        except (AssertionError, RuntimeError, OSError) as error:
+            print(f"demo failed: {error}", file=sys.stderr)
+            return 1
+        finally:
+            operator.stop()
+            sandbox.stop()

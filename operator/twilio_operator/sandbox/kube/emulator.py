@@ -1,0 +1,231 @@
+"""KubeEmulator: the Kubernetes API emulator as one object, plus its test-control endpoints."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from .api import CRDS, NAMESPACES, Api, WriteOptions
+from .builtins import INITIAL_NAMESPACES, builtin_types
+from .control import FaultInjector, RequestLog
+from .errors import ApiError
+from .gc import GarbageCollector
+from .jsonutil import clone_obj
+from .resources import Registry, ResourceType
+from .server import CONTROL_PREFIX, Server, json_response
+from .store import Store
+
+JsonObj = dict[str, Any]
+
+
+class KubeEmulator:
+    """An in-process kube-apiserver stand-in for kopf, kubectl and the kubernetes client.
+
+    Everything runs on the event loop that called `start()`; `install_crd()` may also be called before.
+    """
+
+    def __init__(self, *, bookmark_interval: float = 5.0, event_window: int = 10000) -> None:
+        self.registry = Registry()
+        for rt in builtin_types():
+            self.registry.add(rt)
+        self.store = Store(event_window)
+        self.api = Api(self.store, self.registry)
+        self.gc = GarbageCollector(self.store, self.registry, self.api)
+        self.requests = RequestLog()
+        self.faults = FaultInjector()
+        self.server = Server(
+            store=self.store,
+            registry=self.registry,
+            api=self.api,
+            log=self.requests,
+            faults=self.faults,
+            bookmark_interval=bookmark_interval,
+        )
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+        self._seed()
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        if self._runner is not None:
+            raise RuntimeError("the emulator is already running")
+        app = self.server.build_app(self._control_routes())
+        runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, handler_cancellation=True, shutdown_timeout=2.0
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound = runner.addresses[0]
+        actual_port = int(bound[1])
+        self._runner = runner
+        self._url = f"http://{host}:{actual_port}"
+        self.server.server_address = f"{host}:{actual_port}"
+        self.gc.start()
+        return self._url
+
+    async def stop(self) -> None:
+        self.store.hub.close_where(lambda _: True)
+        await self.gc.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            raise RuntimeError("the emulator has not been started")
+        return self._url
+
+    # --- conveniences for in-process tests ---------------------------------------------------------
+
+    def install_crd(self, crd: dict[str, Any]) -> None:
+        """Register a CRD exactly as a POST of it would; raises ApiError when the API would refuse it."""
+        self.api.create(self._type(CRDS.group, CRDS.resource), None, clone_obj(crd), WriteOptions())
+
+    def compact(self, *, drop_watches: bool = False) -> int:
+        """Forget the event history: watches resuming from any earlier resourceVersion get 410 (W4)."""
+        rv = self.store.next_rv()
+        self.store.log.compact(rv)
+        self.api.forget_snapshots()
+        if drop_watches:
+            self.store.hub.close_where(lambda _: True)
+        return rv
+
+    async def settle_gc(self, limit: float = 30.0) -> bool:
+        """Wait until garbage collection has no pending work (G5); False after `limit` seconds."""
+        return await self.gc.settle(limit)
+
+    def reset(self) -> None:
+        """Back to a fresh cluster: default namespaces only, no CRDs, faults or logged requests."""
+        self.store.hub.close_where(lambda _: True)
+        for crd_name in {rt.crd_name for rt in self.registry if rt.crd_name}:
+            self.registry.remove_crd(crd_name)
+        self.store.clear()
+        self.gc.clear()
+        self.faults.clear()
+        self.requests.clear()
+        self.api.forget_snapshots()
+        self._seed()
+        self.store.log.compact(self.store.next_rv())
+
+    def _type(self, group: str, plural: str) -> ResourceType:
+        for rt in self.registry:
+            if rt.group == group and rt.plural == plural:
+                return rt
+        raise KeyError(f"{plural}.{group}")
+
+    def _seed(self) -> None:
+        namespaces = self._type(NAMESPACES.group, NAMESPACES.resource)
+        for name in INITIAL_NAMESPACES:
+            self.api.create(namespaces, None, {"metadata": {"name": name}}, WriteOptions())
+
+    # --- /__sandbox/ endpoints ---------------------------------------------------------------------
+
+    def _control_routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(f"{CONTROL_PREFIX}requests", self._get_requests),
+            web.get(f"{CONTROL_PREFIX}faults", self._get_faults),
+            web.post(f"{CONTROL_PREFIX}faults", self._post_fault),
+            web.delete(f"{CONTROL_PREFIX}faults", self._delete_faults),
+            web.delete(f"{CONTROL_PREFIX}faults/{{id}}", self._delete_fault),
+            web.post(f"{CONTROL_PREFIX}compact", self._post_compact),
+            web.post(f"{CONTROL_PREFIX}gc/settle", self._post_settle),
+            web.get(f"{CONTROL_PREFIX}stats", self._get_stats),
+            web.post(f"{CONTROL_PREFIX}reset", self._post_reset),
+        ]
+
+    @staticmethod
+    async def _json_body(request: web.Request) -> Any:
+        raw = await request.read()
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise web.HTTPBadRequest(
+                text=json.dumps({"error": f"invalid JSON: {exc}"}), content_type="application/json"
+            ) from exc
+
+    async def _get_requests(self, request: web.Request) -> web.Response:
+        query = request.query
+        try:
+            since = int(query.get("since") or 0)
+            limit = int(query["limit"]) if query.get("limit") else None
+        except ValueError:
+            return json_response({"error": "since and limit must be integers"}, 400)
+        records = self.requests.query(
+            method=query.get("method") or None,
+            path_prefix=query.get("path_prefix") or None,
+            since=since,
+            user_agent_contains=query.get("user_agent_contains") or None,
+            verb=query.get("verb") or None,
+            limit=limit,
+        )
+        return json_response({"requests": [r.to_json() for r in records], "next": self.requests.next_seq})
+
+    async def _get_faults(self, request: web.Request) -> web.Response:
+        return json_response({"faults": [f.to_json() for f in self.faults.all()]})
+
+    async def _post_fault(self, request: web.Request) -> web.Response:
+        spec = await self._json_body(request)
+        try:
+            fault = self.faults.add(spec)
+        except ApiError as exc:
+            return json_response({"error": exc.message}, 400)
+        closed = 0
+        if fault.drop_watch:
+            closed = self.store.hub.close_where(lambda watcher: fault.targets("GET", watcher.path_qs))
+        return json_response({"id": fault.id, "closed_watches": closed}, 201)
+
+    async def _delete_faults(self, request: web.Request) -> web.Response:
+        self.faults.clear()
+        return json_response({"cleared": True})
+
+    async def _delete_fault(self, request: web.Request) -> web.Response:
+        try:
+            fault_id = int(request.match_info["id"])
+        except ValueError:
+            return json_response({"error": "fault ids are integers"}, 400)
+        if not self.faults.remove(fault_id):
+            return json_response({"error": f"no fault {fault_id}"}, 404)
+        return json_response({"removed": fault_id})
+
+    async def _post_compact(self, request: web.Request) -> web.Response:
+        body = await self._json_body(request)
+        drop = bool(body.get("drop_watches")) if isinstance(body, dict) else False
+        watches = self.store.hub.count()
+        rv = self.compact(drop_watches=drop)
+        return json_response({"resourceVersion": str(rv), "closed_watches": watches if drop else 0})
+
+    async def _post_settle(self, request: web.Request) -> web.Response:
+        try:
+            timeout = float(request.query.get("timeout") or 30)
+        except ValueError:
+            return json_response({"error": "timeout must be a number"}, 400)
+        settled = await self.settle_gc(timeout)
+        return json_response({"settled": settled, "pending": self.gc.pending}, 200 if settled else 504)
+
+    async def _get_stats(self, request: web.Request) -> web.Response:
+        log = self.requests
+        return json_response(
+            {
+                "requests": log.next_seq - 1,
+                "by_method": dict(log.by_method),
+                "by_verb": dict(log.by_verb),
+                "by_status": {str(code): count for code, count in log.by_status.items()},
+                "by_resource": dict(log.by_resource),
+                "resource_version": str(self.store.rv),
+                "objects": self.store.total(),
+                "watches": self.store.hub.count(),
+                "gc_pending": self.gc.pending,
+                "faults": len(self.faults.all()),
+            }
+        )
+
+    async def _post_reset(self, request: web.Request) -> web.Response:
+        self.reset()
+        return json_response({"resourceVersion": str(self.store.rv)})

@@ -1,0 +1,269 @@
+"""api.twilio.com/2010-04-01: Accounts, Keys, IncomingPhoneNumbers and SMS ShortCodes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from .auth import Principal
+from .calls import Call, Handler, Reply, friendly_name
+from .errors import TwilioError, authenticate, not_found
+from .formats import rfc2822, utcnow
+from .paging import page_2010, page_request, paginate
+from .state import Account, AccountStatus, ApiKey, IncomingNumber, ShortCode
+
+API = "/2010-04-01"
+T = TypeVar("T")
+_SUBRESOURCES = {
+    "available_phone_numbers": "AvailablePhoneNumbers",
+    "calls": "Calls",
+    "conferences": "Conferences",
+    "incoming_phone_numbers": "IncomingPhoneNumbers",
+    "notifications": "Notifications",
+    "outgoing_caller_ids": "OutgoingCallerIds",
+    "recordings": "Recordings",
+    "transcriptions": "Transcriptions",
+    "addresses": "Addresses",
+    "signing_keys": "SigningKeys",
+    "connect_apps": "ConnectApps",
+    "sip": "SIP",
+    "authorized_connect_apps": "AuthorizedConnectApps",
+    "usage": "Usage",
+    "keys": "Keys",
+    "applications": "Applications",
+    "short_codes": "SMS/ShortCodes",
+    "queues": "Queues",
+    "messages": "Messages",
+    "balance": "Balance",
+}
+
+
+# -- Accounts ----------------------------------------------------------------------------------------------
+
+
+def account_json(account: Account, caller: Principal) -> dict[str, Any]:
+    base = f"{API}/Accounts/{account.sid}"
+    return {
+        # Only an Auth Token caller sees auth tokens; a report says Main-key callers get none
+        # (RJPearson94/terraform-provider-twilio#52).
+        "auth_token": account.auth_token if caller.key_type is None else None,
+        "date_created": rfc2822(account.date_created),
+        "date_updated": rfc2822(account.date_updated),
+        "friendly_name": account.friendly_name,
+        "owner_account_sid": account.owner_sid,
+        "sid": account.sid,
+        "status": account.status.value,
+        "subresource_uris": {name: f"{base}/{path}.json" for name, path in _SUBRESOURCES.items()},
+        "type": "Full",
+        "uri": f"{base}.json",
+    }
+
+
+def _visible_account(call: Call) -> Account:
+    """An account the caller may see: itself or one of its subaccounts; anything else is "not found"."""
+    account = call.state.accounts.get(call.path_params["Sid"])
+    caller = call.principal.account
+    if account is None or caller.sid not in (account.sid, account.owner_sid):
+        raise not_found(call.path)
+    return account
+
+
+def create_account(call: Call) -> Reply:
+    account = call.state.create_subaccount(call.principal.account, friendly_name(call))
+    return Reply(201, account_json(account, call.principal))
+
+
+def list_accounts(call: Call) -> Reply:
+    accounts = call.state.visible_accounts(call.principal.account)
+    if "FriendlyName" in call.query:
+        accounts = [a for a in accounts if a.friendly_name == call.query["FriendlyName"]]
+    if "Status" in call.query:
+        accounts = [a for a in accounts if a.status.value == call.query["Status"]]
+    return _page(call, "accounts", accounts, lambda a: a.sid, lambda a: account_json(a, call.principal))
+
+
+def fetch_account(call: Call) -> Reply:
+    return Reply(200, account_json(_visible_account(call), call.principal))
+
+
+def update_account(call: Call) -> Reply:
+    account = _visible_account(call)
+    name = friendly_name(call)
+    status = call.form.get("Status")
+    if status is not None:
+        if account.is_parent:
+            raise TwilioError(400, 21477, "Cannot update the status of a parent account")
+        if account.sid == call.principal.account.sid:
+            raise authenticate(detail="Only the parent account can change a subaccount's status")
+        call.state.set_account_status(account, AccountStatus(status))
+    if name is not None and name != account.friendly_name:
+        account.friendly_name = name
+        account.date_updated = utcnow()
+    return Reply(200, account_json(account, call.principal))
+
+
+# -- Keys --------------------------------------------------------------------------------------------------
+
+
+def key_json(key: ApiKey) -> dict[str, Any]:
+    return {
+        "sid": key.sid,
+        "friendly_name": key.friendly_name,
+        "date_created": rfc2822(key.date_created),
+        "date_updated": rfc2822(key.date_updated),
+    }
+
+
+def create_key(call: Call) -> Reply:
+    key = call.state.create_key(call.account.sid, friendly_name(call))
+    # The secret appears in this response only; fetch and list never return it.
+    return Reply(201, {**key_json(key), "secret": key.secret})
+
+
+def list_keys(call: Call) -> Reply:
+    return _page(call, "keys", list(call.state.account_keys(call.account.sid)), lambda k: k.sid, key_json)
+
+
+def fetch_key(call: Call) -> Reply:
+    return Reply(200, key_json(call.state.key_of(call.account.sid, call.path_params["Sid"], call.path)))
+
+
+def update_key(call: Call) -> Reply:
+    key = call.state.key_of(call.account.sid, call.path_params["Sid"], call.path)
+    name = friendly_name(call)
+    if name is not None and name != key.friendly_name:
+        key.friendly_name = name
+        key.date_updated = utcnow()
+    return Reply(200, key_json(key))
+
+
+def delete_key(call: Call) -> Reply:
+    call.state.delete_key(call.state.key_of(call.account.sid, call.path_params["Sid"], call.path))
+    return Reply(204)
+
+
+# -- IncomingPhoneNumbers and SMS ShortCodes (read-only here; bought through the control API) ----------------
+
+
+def number_json(number: IncomingNumber) -> dict[str, Any]:
+    return {
+        "account_sid": number.account_sid,
+        "address_sid": None,
+        "address_requirements": "none",
+        "api_version": "2010-04-01",
+        "beta": False,
+        "capabilities": dict(number.capabilities),
+        "date_created": rfc2822(number.date_created),
+        "date_updated": rfc2822(number.date_updated),
+        "friendly_name": number.friendly_name,
+        "identity_sid": None,
+        "phone_number": number.phone_number,
+        "origin": "twilio",
+        "sid": number.sid,
+        "sms_application_sid": None,
+        "sms_fallback_method": "POST",
+        "sms_fallback_url": None,
+        "sms_method": "POST",
+        "sms_url": None,
+        "status_callback": None,
+        "status_callback_method": "POST",
+        "trunk_sid": None,
+        "uri": f"{API}/Accounts/{number.account_sid}/IncomingPhoneNumbers/{number.sid}.json",
+        "voice_receive_mode": "voice",
+        "voice_application_sid": None,
+        "voice_caller_id_lookup": False,
+        "voice_fallback_method": "POST",
+        "voice_fallback_url": None,
+        "voice_method": "POST",
+        "voice_url": None,
+        "emergency_status": "Inactive",
+        "emergency_address_sid": None,
+        "emergency_address_status": "unregistered",
+        "bundle_sid": None,
+        "status": "in-use",
+    }
+
+
+def short_code_json(code: ShortCode) -> dict[str, Any]:
+    return {
+        "account_sid": code.account_sid,
+        "api_version": "2010-04-01",
+        "date_created": rfc2822(code.date_created),
+        "date_updated": rfc2822(code.date_updated),
+        "friendly_name": code.friendly_name,
+        "short_code": code.short_code,
+        "sid": code.sid,
+        "sms_fallback_method": "POST",
+        "sms_fallback_url": None,
+        "sms_method": "POST",
+        "sms_url": None,
+        "uri": f"{API}/Accounts/{code.account_sid}/SMS/ShortCodes/{code.sid}.json",
+    }
+
+
+def digits_pattern(pattern: str) -> re.Pattern[str]:
+    """Twilio's number filter: a partial number, with ``*`` standing for any one digit."""
+    return re.compile("".join("[0-9]" if char == "*" else re.escape(char) for char in pattern))
+
+
+def list_numbers(call: Call) -> Reply:
+    numbers = list(call.state.account_numbers(call.account.sid))
+    if "PhoneNumber" in call.query:
+        wanted = digits_pattern(call.query["PhoneNumber"])
+        numbers = [n for n in numbers if wanted.search(n.phone_number)]
+    if "FriendlyName" in call.query:
+        numbers = [n for n in numbers if n.friendly_name == call.query["FriendlyName"]]
+    return _page(call, "incoming_phone_numbers", numbers, lambda n: n.sid, number_json)
+
+
+def fetch_number(call: Call) -> Reply:
+    number = call.state.numbers.get(call.path_params["Sid"])
+    if number is None or number.account_sid != call.account.sid:
+        raise not_found(call.path)
+    return Reply(200, number_json(number))
+
+
+def list_short_codes(call: Call) -> Reply:
+    codes = list(call.state.account_short_codes(call.account.sid))
+    if "ShortCode" in call.query:
+        wanted = digits_pattern(call.query["ShortCode"])
+        codes = [c for c in codes if wanted.search(c.short_code)]
+    if "FriendlyName" in call.query:
+        codes = [c for c in codes if c.friendly_name == call.query["FriendlyName"]]
+    return _page(call, "short_codes", codes, lambda c: c.sid, short_code_json)
+
+
+def fetch_short_code(call: Call) -> Reply:
+    code = call.state.short_codes.get(call.path_params["Sid"])
+    if code is None or code.account_sid != call.account.sid:
+        raise not_found(call.path)
+    return Reply(200, short_code_json(code))
+
+
+def _page(
+    call: Call,
+    key: str,
+    items: Iterable[T],
+    sid_of: Callable[[T], str],
+    render: Callable[[T], dict[str, Any]],
+) -> Reply:
+    page = paginate(list(items), sid_of, call.state.order_of, page_request(call.query), render)
+    return Reply(200, page_2010(key, page, call.path, call.filters))
+
+
+HANDLERS: dict[str, Handler] = {
+    "CreateAccount": create_account,
+    "ListAccount": list_accounts,
+    "FetchAccount": fetch_account,
+    "UpdateAccount": update_account,
+    "CreateNewKey": create_key,
+    "ListKey": list_keys,
+    "FetchKey": fetch_key,
+    "UpdateKey": update_key,
+    "DeleteKey": delete_key,
+    "ListIncomingPhoneNumber": list_numbers,
+    "FetchIncomingPhoneNumber": fetch_number,
+    "ListShortCode": list_short_codes,
+    "FetchShortCode": fetch_short_code,
+}

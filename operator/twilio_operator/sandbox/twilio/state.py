@@ -1,0 +1,459 @@
+"""The emulator's data: accounts, API keys, Messaging Services with their senders, numbers and short codes.
+
+All mutation happens in plain synchronous methods called from one event loop, so every API call is atomic
+with respect to the others, as a single Twilio request is. Collections are dicts in creation order, indexed
+by account, so no operation's cost grows with the number of requests served.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .errors import TwilioError, invalid_parameter, not_found
+from .formats import IdFactory, utcnow
+
+DEFAULT_SUBACCOUNT_LIMIT = 1000
+DEFAULT_POOL_LIMIT = 400
+
+# Server-side defaults. The method defaults and ValidityPeriod come from the spec's text; the booleans are
+# what a plain create returns according to twilio-api.md §3 (partly unverified against a real account).
+SERVICE_DEFAULTS: Mapping[str, Any] = {
+    "inbound_request_url": None,
+    "inbound_method": "POST",
+    "fallback_url": None,
+    "fallback_method": "POST",
+    "status_callback": None,
+    "sticky_sender": True,
+    "mms_converter": True,
+    "smart_encoding": True,
+    "scan_message_content": "inherit",
+    "fallback_to_long_code": True,
+    "area_code_geomatch": True,
+    "validity_period": 36000,
+    "synchronous_validation": False,
+    "usecase": "undeclared",
+    "use_inbound_webhook_on_number": False,
+    "us_app_to_person_registered": False,
+}
+
+# Twilio's country of a number, by calling code. Longest prefix wins; anything unknown reports "US".
+_COUNTRY_BY_PREFIX = {
+    "+1": "US",
+    "+44": "GB",
+    "+49": "DE",
+    "+33": "FR",
+    "+34": "ES",
+    "+39": "IT",
+    "+31": "NL",
+    "+46": "SE",
+    "+61": "AU",
+    "+64": "NZ",
+    "+353": "IE",
+    "+55": "BR",
+    "+52": "MX",
+    "+91": "IN",
+    "+81": "JP",
+}
+
+
+class AccountStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+
+
+class KeyType(enum.StrEnum):
+    MAIN = "main"
+    STANDARD = "standard"
+    RESTRICTED = "restricted"
+
+
+@dataclass
+class Account:
+    sid: str
+    auth_token: str
+    friendly_name: str
+    owner_sid: str
+    status: AccountStatus
+    date_created: datetime
+    date_updated: datetime
+
+    @property
+    def is_parent(self) -> bool:
+        return self.owner_sid == self.sid
+
+
+@dataclass
+class ApiKey:
+    sid: str
+    account_sid: str
+    friendly_name: str
+    secret: str
+    type: KeyType
+    policy: dict[str, Any] | None
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass
+class IncomingNumber:
+    sid: str
+    account_sid: str
+    phone_number: str
+    friendly_name: str
+    capabilities: dict[str, bool]
+    date_created: datetime
+    date_updated: datetime
+    service_sid: str | None = None
+
+    @property
+    def country_code(self) -> str:
+        for length in (4, 3, 2):
+            country = _COUNTRY_BY_PREFIX.get(self.phone_number[:length])
+            if country:
+                return country
+        return "US"
+
+
+@dataclass
+class ShortCode:
+    sid: str
+    account_sid: str
+    short_code: str
+    friendly_name: str
+    date_created: datetime
+    date_updated: datetime
+    country_code: str = "US"
+    service_sid: str | None = None
+
+
+@dataclass
+class AlphaSender:
+    sid: str
+    account_sid: str
+    service_sid: str
+    alpha_sender: str
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass
+class PoolEntry:
+    """A number or short code in a service's sender pool; the link has its own creation date."""
+
+    sid: str
+    date_created: datetime
+
+
+@dataclass
+class Service:
+    sid: str
+    account_sid: str
+    settings: dict[str, Any]
+    date_created: datetime
+    date_updated: datetime
+    phone_numbers: dict[str, PoolEntry] = field(default_factory=dict)
+    short_codes: dict[str, PoolEntry] = field(default_factory=dict)
+    alpha_senders: dict[str, AlphaSender] = field(default_factory=dict)
+
+    @property
+    def pool_size(self) -> int:
+        return len(self.phone_numbers) + len(self.short_codes)
+
+
+class TwilioState:
+    """Every Twilio object the emulator knows, with the indexes the API calls need."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.ids = IdFactory(seed)
+        self.subaccount_limit = DEFAULT_SUBACCOUNT_LIMIT
+        self.pool_limit = DEFAULT_POOL_LIMIT
+        self.accounts: dict[str, Account] = {}
+        self.keys: dict[str, ApiKey] = {}
+        self.services: dict[str, Service] = {}
+        self.numbers: dict[str, IncomingNumber] = {}
+        self.short_codes: dict[str, ShortCode] = {}
+        self._subaccounts: dict[str, dict[str, Account]] = {}
+        self._keys_by_account: dict[str, dict[str, ApiKey]] = {}
+        self._services_by_account: dict[str, dict[str, Service]] = {}
+        self._numbers_by_account: dict[str, dict[str, IncomingNumber]] = {}
+        self._short_codes_by_account: dict[str, dict[str, ShortCode]] = {}
+        self._number_by_e164: dict[str, str] = {}
+        self._short_code_by_digits: dict[str, str] = {}
+        # Creation order of every SID ever issued, deleted ones included, so a page token naming a record
+        # deleted since keeps working as a cursor.
+        self._order: dict[str, int] = {}
+        self.parent = self._new_account("My first Twilio account", owner_sid=None)
+
+    # -- SIDs and ordering -------------------------------------------------------------------------------
+
+    def _new_sid(self, prefix: str) -> str:
+        sid = self.ids.sid(prefix)
+        while sid in self._order:
+            sid = self.ids.sid(prefix)
+        self._order[sid] = len(self._order)
+        return sid
+
+    def order_of(self, sid: str) -> int | None:
+        return self._order.get(sid)
+
+    # -- accounts ------------------------------------------------------------------------------------------
+
+    def _new_account(self, friendly_name: str, owner_sid: str | None) -> Account:
+        sid = self._new_sid("AC")
+        now = utcnow()
+        account = Account(
+            sid=sid,
+            auth_token=self.ids.auth_token(),
+            friendly_name=friendly_name,
+            owner_sid=owner_sid or sid,
+            status=AccountStatus.ACTIVE,
+            date_created=now,
+            date_updated=now,
+        )
+        self.accounts[sid] = account
+        self._subaccounts[sid] = {}
+        self._keys_by_account[sid] = {}
+        self._services_by_account[sid] = {}
+        self._numbers_by_account[sid] = {}
+        self._short_codes_by_account[sid] = {}
+        if owner_sid is not None:
+            self._subaccounts[owner_sid][sid] = account
+        return account
+
+    def create_subaccount(self, owner: Account, friendly_name: str | None) -> Account:
+        if not owner.is_parent:
+            raise invalid_parameter("Subaccounts cannot contain subaccounts", code=21101)
+        if len(self._subaccounts[owner.sid]) >= self.subaccount_limit:
+            raise invalid_parameter(
+                f"Reached the maximum number of subaccounts ({self.subaccount_limit})", code=21480
+            )
+        if friendly_name is None:
+            now = utcnow()
+            friendly_name = f"SubAccount Created at {now:%Y-%m-%d %I:%M} {'am' if now.hour < 12 else 'pm'}"
+        return self._new_account(friendly_name, owner_sid=owner.sid)
+
+    def subaccounts(self, owner_sid: str) -> Iterable[Account]:
+        return self._subaccounts[owner_sid].values()
+
+    def visible_accounts(self, account: Account) -> list[Account]:
+        """What ``GET /Accounts.json`` lists: the caller itself, then its subaccounts, closed ones too."""
+        return [account, *self._subaccounts[account.sid].values()]
+
+    def set_account_status(self, account: Account, status: AccountStatus) -> None:
+        if account.status is AccountStatus.CLOSED:
+            if status is AccountStatus.CLOSED:
+                return
+            raise TwilioError(400, 21479, f"Subaccount {account.sid} is closed and cannot be re-opened")
+        if status is account.status:
+            return
+        account.status = status
+        account.date_updated = utcnow()
+        if status is AccountStatus.CLOSED:
+            self._release_numbers(account.sid)
+
+    def _release_numbers(self, account_sid: str) -> None:
+        # Closing an account releases its numbers and short codes, which also takes them out of any pool.
+        for number in list(self._numbers_by_account[account_sid].values()):
+            self._unlink_sender(number.service_sid, number.sid)
+            del self.numbers[number.sid]
+            del self._number_by_e164[number.phone_number]
+        self._numbers_by_account[account_sid].clear()
+        for code in list(self._short_codes_by_account[account_sid].values()):
+            self._unlink_sender(code.service_sid, code.sid)
+            del self.short_codes[code.sid]
+            del self._short_code_by_digits[code.short_code]
+        self._short_codes_by_account[account_sid].clear()
+
+    # -- keys ------------------------------------------------------------------------------------------------
+
+    def create_key(
+        self,
+        account_sid: str,
+        friendly_name: str | None,
+        key_type: KeyType = KeyType.STANDARD,
+        policy: dict[str, Any] | None = None,
+    ) -> ApiKey:
+        now = utcnow()
+        key = ApiKey(
+            sid=self._new_sid("SK"),
+            account_sid=account_sid,
+            friendly_name=friendly_name or "",
+            secret=self.ids.secret(),
+            type=key_type,
+            policy=policy,
+            date_created=now,
+            date_updated=now,
+        )
+        self.keys[key.sid] = key
+        self._keys_by_account[account_sid][key.sid] = key
+        return key
+
+    def account_keys(self, account_sid: str) -> Iterable[ApiKey]:
+        return self._keys_by_account[account_sid].values()
+
+    def key_of(self, account_sid: str, sid: str, path: str) -> ApiKey:
+        key = self._keys_by_account[account_sid].get(sid)
+        if key is None:
+            raise not_found(path)
+        return key
+
+    def delete_key(self, key: ApiKey) -> None:
+        del self.keys[key.sid]
+        del self._keys_by_account[key.account_sid][key.sid]
+
+    # -- numbers and short codes (bought through the test-control API) -------------------------------------
+
+    def buy_number(
+        self, account_sid: str, phone_number: str, capabilities: dict[str, bool] | None = None
+    ) -> IncomingNumber:
+        if phone_number in self._number_by_e164:
+            raise TwilioError(409, 21422, f"Phone number {phone_number} is already in use")
+        now = utcnow()
+        number = IncomingNumber(
+            sid=self._new_sid("PN"),
+            account_sid=account_sid,
+            phone_number=phone_number,
+            friendly_name=_friendly_number(phone_number),
+            capabilities=capabilities or {"voice": True, "sms": True, "mms": True, "fax": False},
+            date_created=now,
+            date_updated=now,
+        )
+        self.numbers[number.sid] = number
+        self._numbers_by_account[account_sid][number.sid] = number
+        self._number_by_e164[phone_number] = number.sid
+        return number
+
+    def account_numbers(self, account_sid: str) -> Iterable[IncomingNumber]:
+        return self._numbers_by_account[account_sid].values()
+
+    def lease_short_code(self, account_sid: str, digits: str, country_code: str = "US") -> ShortCode:
+        if digits in self._short_code_by_digits:
+            raise TwilioError(409, 21422, f"Short code {digits} is already in use")
+        now = utcnow()
+        code = ShortCode(
+            sid=self._new_sid("SC"),
+            account_sid=account_sid,
+            short_code=digits,
+            friendly_name=digits,
+            date_created=now,
+            date_updated=now,
+            country_code=country_code,
+        )
+        self.short_codes[code.sid] = code
+        self._short_codes_by_account[account_sid][code.sid] = code
+        self._short_code_by_digits[digits] = code.sid
+        return code
+
+    def account_short_codes(self, account_sid: str) -> Iterable[ShortCode]:
+        return self._short_codes_by_account[account_sid].values()
+
+    # -- messaging services ------------------------------------------------------------------------------
+
+    def create_service(self, account_sid: str, settings: dict[str, Any]) -> Service:
+        """A new service with ``settings`` (response field names) over Twilio's defaults."""
+        now = utcnow()
+        service = Service(
+            sid=self._new_sid("MG"),
+            account_sid=account_sid,
+            settings={**SERVICE_DEFAULTS, **settings},
+            date_created=now,
+            date_updated=now,
+        )
+        self.services[service.sid] = service
+        self._services_by_account[account_sid][service.sid] = service
+        return service
+
+    def account_services(self, account_sid: str) -> Iterable[Service]:
+        return self._services_by_account[account_sid].values()
+
+    def service_of(self, account_sid: str, sid: str, path: str) -> Service:
+        service = self._services_by_account[account_sid].get(sid)
+        if service is None:
+            raise not_found(path)
+        return service
+
+    def delete_service(self, service: Service) -> None:
+        # Deleting a service frees its numbers and short codes for use in another service.
+        for sid in service.phone_numbers:
+            self.numbers[sid].service_sid = None
+        for sid in service.short_codes:
+            self.short_codes[sid].service_sid = None
+        del self.services[service.sid]
+        del self._services_by_account[service.account_sid][service.sid]
+
+    def add_number_to_service(self, service: Service, number_sid: str, path: str) -> PoolEntry:
+        number = self._numbers_by_account[service.account_sid].get(number_sid)
+        if number is None:
+            # A number of another account is as unknown to this account as one that does not exist.
+            raise not_found(path)
+        if not (number.capabilities.get("sms") or number.capabilities.get("mms")):
+            raise invalid_parameter(f"Phone Number {number_sid} has no SMS or MMS capability", code=21715)
+        self._check_pool(service, number_sid, number.service_sid)
+        number.service_sid = service.sid
+        entry = PoolEntry(sid=number_sid, date_created=utcnow())
+        service.phone_numbers[number_sid] = entry
+        return entry
+
+    def add_short_code_to_service(self, service: Service, code_sid: str, path: str) -> PoolEntry:
+        code = self._short_codes_by_account[service.account_sid].get(code_sid)
+        if code is None:
+            raise not_found(path)
+        self._check_pool(service, code_sid, code.service_sid)
+        code.service_sid = service.sid
+        entry = PoolEntry(sid=code_sid, date_created=utcnow())
+        service.short_codes[code_sid] = entry
+        return entry
+
+    def _check_pool(self, service: Service, sender_sid: str, current_service: str | None) -> None:
+        if current_service == service.sid:
+            raise TwilioError(409, 21710, "Phone Number or Short Code is already in the Messaging Service.")
+        if current_service is not None:
+            raise TwilioError(
+                409,
+                21712,
+                f"Phone Number or Short Code {sender_sid} is associated with another Messaging Service",
+            )
+        if service.pool_size >= self.pool_limit:
+            raise TwilioError(412, 21714, f"Number Pool size limit ({self.pool_limit}) reached")
+
+    def remove_sender(self, service: Service, sender_sid: str) -> None:
+        self._unlink_sender(service.sid, sender_sid)
+
+    def _unlink_sender(self, service_sid: str | None, sender_sid: str) -> None:
+        service = self.services.get(service_sid) if service_sid else None
+        if service is None:
+            return
+        if service.phone_numbers.pop(sender_sid, None) is not None:
+            self.numbers[sender_sid].service_sid = None
+        elif service.short_codes.pop(sender_sid, None) is not None:
+            self.short_codes[sender_sid].service_sid = None
+        else:
+            service.alpha_senders.pop(sender_sid, None)
+
+    def add_alpha_sender(self, service: Service, alpha: str) -> AlphaSender:
+        if any(existing.alpha_sender == alpha for existing in service.alpha_senders.values()):
+            raise TwilioError(409, 21710, "Alpha Sender is already in the Messaging Service.")
+        now = utcnow()
+        sender = AlphaSender(
+            sid=self._new_sid("AI"),
+            account_sid=service.account_sid,
+            service_sid=service.sid,
+            alpha_sender=alpha,
+            date_created=now,
+            date_updated=now,
+        )
+        service.alpha_senders[sender.sid] = sender
+        return sender
+
+
+def _friendly_number(phone_number: str) -> str:
+    # Twilio's default friendly name of a NANP number is "(808) 925-5327"; other numbers keep E.164.
+    digits = phone_number[2:]
+    if phone_number.startswith("+1") and len(digits) == 10:
+        return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+    return phone_number

@@ -1,0 +1,118 @@
+"""External client for subaccounts (2010 Accounts API, with the parent credentials)."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from ..reconcile import conditions as c
+from ..reconcile.model import Observed, Outcome
+from .errors import NotFound
+from .gateway import TwilioGateway
+
+# Twilio's status values for the spec's states.
+TWILIO_STATE = {"Active": "active", "Suspended": "suspended"}
+
+
+@dataclass(frozen=True)
+class DesiredAccount:
+    friendly_name: str
+    status: str  # active | suspended
+
+
+def observed_account(account: Any) -> Observed:
+    created = account.date_created if isinstance(account.date_created, datetime.datetime) else None
+    return Observed(
+        sid=str(account.sid),
+        data={
+            "friendly_name": account.friendly_name,
+            "status": account.status,
+            "owner_account_sid": account.owner_account_sid,
+        },
+        created_at=created,
+        secrets={"auth_token": str(account.auth_token)} if account.auth_token else {},
+    )
+
+
+class Accounts:
+    """Observe, find, create, update and close subaccounts of the parent."""
+
+    adoptable = True
+
+    def __init__(self, gateway: TwilioGateway) -> None:
+        self.gw = gateway
+
+    async def observe(self, sid: str) -> Observed:
+        parent = self.gw.parent_sid
+        account = await self.gw.call(
+            parent, "FetchAccount", lambda: self.gw.parent().api.v2010.accounts(sid).fetch_async()
+        )
+        observed = observed_account(account)
+        if observed.data["owner_account_sid"] != parent or sid == parent:
+            # Only the parent's own subaccounts are manageable; anything else is treated as absent.
+            raise NotFound(f"{sid} is not a subaccount of the operator's account")
+        return observed
+
+    async def find(self, desired: DesiredAccount, since: datetime.datetime) -> list[Observed]:
+        parent = self.gw.parent_sid
+        accounts = await self.gw.call(
+            parent,
+            "ListAccount",
+            lambda: self.gw.parent().api.v2010.accounts.list_async(friendly_name=desired.friendly_name),
+        )
+        found = [observed_account(a) for a in accounts]
+        return [
+            o
+            for o in found
+            if o.sid != parent
+            and o.data["status"] != "closed"
+            and (o.created_at is None or o.created_at >= since)
+        ]
+
+    async def create(self, desired: DesiredAccount) -> Observed:
+        parent = self.gw.parent_sid
+        account = await self.gw.call(
+            parent,
+            "CreateAccount",
+            lambda: self.gw.parent().api.v2010.accounts.create_async(friendly_name=desired.friendly_name),
+            idempotent=False,
+        )
+        return observed_account(account)
+
+    def differences(self, desired: DesiredAccount, observed: Observed) -> list[str]:
+        fields = []
+        if observed.data["friendly_name"] != desired.friendly_name:
+            fields.append("friendlyName")
+        if observed.data["status"] != desired.status:
+            fields.append("state")
+        return fields
+
+    async def update(self, desired: DesiredAccount, observed: Observed, fields: list[str]) -> Observed:
+        changes: dict[str, str] = {}
+        if "friendlyName" in fields:
+            changes["friendly_name"] = desired.friendly_name
+        if "state" in fields:
+            changes["status"] = desired.status
+        return await self.set(observed.sid, **changes)
+
+    async def set(self, sid: str, **changes: str) -> Observed:
+        parent = self.gw.parent_sid
+        account = await self.gw.call(
+            parent, "UpdateAccount", lambda: self.gw.parent().api.v2010.accounts(sid).update_async(**changes)
+        )
+        return observed_account(account)
+
+    def check(self, observed: Observed) -> Outcome | None:
+        if observed.data["status"] == "closed":
+            message = f"{observed.sid} is closed in Twilio and can never be reopened"
+            return Outcome(
+                message,
+                ready=c.Cond.false(c.UNAVAILABLE, message),
+                synced=c.Cond.false(c.SUBACCOUNT_CLOSED, message),
+            )
+        return None
+
+    async def discard(self, orphan: Observed) -> None:
+        # Closing is irreversible: a duplicate subaccount is left for a person to look at, never closed here.
+        return None

@@ -1,0 +1,60 @@
+"""End-to-end fixtures: the sandbox and the operator as real processes, kubectl as the user's hands."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.twilio_side import TwilioSide
+from twilio_operator.sandbox.kubectl import Kubectl
+from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess
+
+# Short enough that drift tests converge quickly, long enough that tests can observe a stable state.
+DRIFT_INTERVAL = "3"
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    process = SandboxProcess(tmp_path_factory.mktemp("sandbox"))
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def twilio(sandbox: SandboxProcess) -> Iterator[TwilioSide]:
+    side = TwilioSide(sandbox.twilio_url, sandbox.env["TWILIO_ACCOUNT_SID"], sandbox.env["TWILIO_AUTH_TOKEN"])
+    yield side
+    violations = side.violations()
+    assert violations == [], f"requests Twilio's OpenAPI spec rejects: {violations}"
+
+
+@pytest.fixture(scope="session")
+def operator(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    process = OperatorProcess(
+        sandbox,
+        tmp_path_factory.mktemp("operator"),
+        {"TWILIO_OPERATOR_DRIFT_INTERVAL": DRIFT_INTERVAL, "TWILIO_OPERATOR_CREATE_GRACE_PERIOD": "2"},
+    )
+    process.start()
+    yield process
+    process.stop()
+    logs = process.all_logs()
+    assert "Traceback" not in logs or "TemporaryError" in logs, "the operator crashed; see its log"
+
+
+@pytest.fixture
+def kubectl(sandbox: SandboxProcess, tmp_path: Path) -> Kubectl:
+    return Kubectl(sandbox.kubeconfig, tmp_path / "kubectl-cache")
+
+
+@pytest.fixture
+def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> str:
+    base = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
+    name = f"{base}-{uuid.uuid4().hex[:5]}"
+    kubectl.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n")
+    return name

@@ -1,0 +1,240 @@
+"""TwilioSubaccount end to end: kubectl → API server emulator → operator process → Twilio emulator."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from tests.e2e import helpers
+from tests.support.twilio_side import TwilioSide
+from twilio_operator.sandbox.kubectl import Kubectl
+from twilio_operator.sandbox.processes import OperatorProcess, wait_for
+
+KIND = "twiliosubaccount"
+
+
+def manifest(name: str, **spec: Any) -> str:
+    return helpers.manifest("TwilioSubaccount", name, **spec)
+
+
+def ready(kubectl: Kubectl, name: str, namespace: str, timeout: float = 30) -> dict[str, Any]:
+    return helpers.ready(kubectl, KIND, name, namespace, timeout)
+
+
+def account(twilio: TwilioSide, sid: str) -> dict[str, Any]:
+    return next(a for a in twilio.state()["accounts"] if a["sid"] == sid)
+
+
+def test_create_reaches_ready_with_sid_in_status_and_twilio(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    kubectl.apply(manifest("dev"), namespace)
+    obj = ready(kubectl, "dev", namespace)
+    sid = obj["status"]["sid"]
+    assert obj["metadata"]["annotations"]["twilio.operator.dev/external-name"] == sid
+    assert obj["status"]["state"] == "active"
+    fetched = twilio.client().api.v2010.accounts(sid).fetch()
+    assert fetched.friendly_name == f"{namespace}/dev"
+    assert fetched.owner_account_sid == twilio.parent_sid
+    # The default policy is Orphan, so no finalizer blocks deletion.
+    assert "twilio.operator.dev/finalizer" not in (obj["metadata"].get("finalizers") or [])
+    assert len(twilio.subaccounts(f"{namespace}/dev")) == 1
+
+
+def test_update_friendly_name_and_state_both_ways(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    kubectl.apply(manifest("app"), namespace)
+    sid = ready(kubectl, "app", namespace)["status"]["sid"]
+    kubectl.apply(manifest("app", friendlyName="renamed", state="Suspended"), namespace)
+    obj = ready(kubectl, "app", namespace)
+    assert obj["status"]["state"] == "suspended"
+    assert account(twilio, sid)["friendly_name"] == "renamed"
+    assert account(twilio, sid)["status"] == "suspended"
+    kubectl.apply(manifest("app", friendlyName="renamed", state="Active"), namespace)
+    wait_for(lambda: account(twilio, sid)["status"] == "active", 30, what="reactivated")
+    assert ready(kubectl, "app", namespace)["status"]["sid"] == sid
+
+
+def test_drift_is_corrected_with_an_event(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    kubectl.apply(manifest("drifty"), namespace)
+    sid = ready(kubectl, "drifty", namespace)["status"]["sid"]
+    # Someone changes it in the console.
+    twilio.client().api.v2010.accounts(sid).update(friendly_name="console-edit", status="suspended")
+    wait_for(
+        lambda: (
+            account(twilio, sid)["friendly_name"] == f"{namespace}/drifty"
+            and account(twilio, sid)["status"] == "active"
+        ),
+        30,
+        what="drift corrected",
+    )
+    wait_for(
+        lambda: "DriftCorrected" in kubectl.run("get", "events", "-n", namespace, "-o", "json").stdout,
+        10,
+        what="a DriftCorrected event",
+    )
+
+
+def test_deletion_policies(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    for name, policy in (("orphan", None), ("suspend", "Suspend"), ("close", "Close")):
+        spec = {"deletionPolicy": policy} if policy else {}
+        kubectl.apply(manifest(name, **spec), namespace)
+    sids = {name: ready(kubectl, name, namespace)["status"]["sid"] for name in ("orphan", "suspend", "close")}
+    for name in sids:
+        obj = kubectl.get(KIND, name, namespace)
+        has_finalizer = "twilio.operator.dev/finalizer" in (obj["metadata"].get("finalizers") or [])  # type: ignore[index]
+        assert has_finalizer == (name != "orphan"), name
+    for name in sids:
+        kubectl.run("delete", KIND, name, "-n", namespace, "--wait=true", "--timeout=60s")
+    assert account(twilio, sids["orphan"])["status"] == "active"
+    assert account(twilio, sids["suspend"])["status"] == "suspended"
+    assert account(twilio, sids["close"])["status"] == "closed"
+
+
+def test_adopt_existing_subaccount_by_external_name(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    existing = twilio.client().api.v2010.accounts.create(friendly_name="made-in-console")
+    body = json.loads(manifest("adopted", friendlyName="made-in-console"))
+    body["metadata"]["annotations"] = {"twilio.operator.dev/external-name": existing.sid}
+    kubectl.apply(json.dumps(body), namespace)
+    obj = ready(kubectl, "adopted", namespace)
+    assert obj["status"]["sid"] == existing.sid
+    assert twilio.subaccounts("made-in-console") and len(twilio.subaccounts("made-in-console")) == 1
+    assert twilio.subaccounts(f"{namespace}/adopted") == []
+
+
+def test_adopting_a_missing_sid_reports_external_not_found(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess
+) -> None:
+    body = json.loads(manifest("ghost"))
+    body["metadata"]["annotations"] = {"twilio.operator.dev/external-name": "AC" + "0" * 32}
+    kubectl.apply(json.dumps(body), namespace)
+    cond = wait_for(
+        lambda: kubectl.condition(KIND, "ghost", namespace, "Synced"), 30, what="Synced condition"
+    )
+    assert cond["status"] == "False" and cond["reason"] == "ExternalNotFound"
+
+
+def test_bad_specs_are_rejected_by_the_api_server(kubectl: Kubectl, namespace: str) -> None:
+    cases = {
+        "state": manifest("bad1", state="Closed"),
+        "deletionPolicy": manifest("bad2", deletionPolicy="Delete"),
+        "friendlyName": manifest("bad3", friendlyName="x" * 65),
+        "nope": manifest("bad4", nope=True),
+    }
+    for field, body in cases.items():
+        result = kubectl.run("apply", "-n", namespace, "-f", "-", input=body, check=False)
+        assert result.returncode != 0, field
+        assert field in result.stderr, result.stderr
+        assert kubectl.get(KIND, body and json.loads(body)["metadata"]["name"], namespace) is None
+
+
+def test_credentials_secret_is_exported_on_request(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    kubectl.apply(manifest("exported", credentialsSecretRef={"name": "exported-creds"}), namespace)
+    sid = ready(kubectl, "exported", namespace)["status"]["sid"]
+    secret = wait_for(lambda: kubectl.get("secret", "exported-creds", namespace), 10, what="secret")
+    import base64
+
+    data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert data["TWILIO_ACCOUNT_SID"] == sid
+    # The exported token really is the subaccount's: it authenticates as the subaccount.
+    assert twilio.client(sid, data["TWILIO_AUTH_TOKEN"]).api.v2010.accounts(sid).fetch().sid == sid
+    assert secret["metadata"]["ownerReferences"][0]["kind"] == "TwilioSubaccount"
+    obj = kubectl.get(KIND, "exported", namespace)
+    assert data["TWILIO_AUTH_TOKEN"] not in json.dumps(obj)
+
+
+def test_closed_behind_our_back_is_reported_and_not_retried_hot(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    kubectl.apply(manifest("doomed"), namespace)
+    sid = ready(kubectl, "doomed", namespace)["status"]["sid"]
+    twilio.client().api.v2010.accounts(sid).update(status="closed")
+    cond = wait_for(
+        lambda: (
+            (c := kubectl.condition(KIND, "doomed", namespace, "Synced"))
+            and c["reason"] == "SubaccountClosed"
+            and c
+        ),
+        30,
+        what="SubaccountClosed",
+    )
+    assert cond["status"] == "False"
+    seq = twilio.last_seq()
+    time.sleep(4)  # one drift interval: measuring how often the operator calls, not waiting for a state
+    calls = [r for r in twilio.requests_since(seq) if sid in r["path"]]
+    assert len(calls) <= 3, calls
+    assert not [r for r in calls if r["write"]]
+
+
+def test_crash_between_create_and_recording_the_sid_leaves_one_subaccount(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    twilio.fault(operation="CreateAccount", kind="commit_then_hang", times=1)
+    try:
+        seq = twilio.last_seq()
+        kubectl.apply(manifest("crashy"), namespace)
+        wait_for(
+            lambda: any(r["operation"] == "CreateAccount" for r in twilio.requests_since(seq)),
+            30,
+            what="the create to reach Twilio",
+        )
+        wait_for(lambda: twilio.subaccounts(f"{namespace}/crashy"), 10, what="the subaccount committed")
+        operator.kill()
+    finally:
+        twilio.clear_faults()
+    operator.start()
+    obj = ready(kubectl, "crashy", namespace, timeout=60)
+    found = twilio.subaccounts(f"{namespace}/crashy")
+    assert len(found) == 1, found
+    assert obj["status"]["sid"] == found[0]["sid"]
+
+
+def test_restart_with_ready_subaccounts_makes_no_twilio_writes(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    names = [f"r{i}" for i in range(5)]
+    for name in names:
+        kubectl.apply(manifest(name), namespace)
+    before = {name: ready(kubectl, name, namespace)["status"]["lastSyncTime"] for name in names}
+    operator.stop()
+    seq = twilio.last_seq()
+    operator.start()
+
+    def all_resynced() -> bool:
+        # Each object is re-observed after the restart; lastSyncTime has second precision.
+        return all(kubectl.get(KIND, n, namespace)["status"]["lastSyncTime"] > before[n] for n in names)  # type: ignore[index]
+
+    time.sleep(
+        1.1
+    )  # lastSyncTime has one-second resolution: make a new pass distinguishable from the old one
+    wait_for(all_resynced, 30, what="every subaccount re-observed after restart")
+    assert twilio.writes_since(seq) == []
+
+
+def test_rate_limits_and_server_errors_still_converge_to_one_subaccount_each(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    for operation in ("CreateAccount", "FetchAccount", "UpdateAccount", "ListAccount"):
+        twilio.fault(operation=operation, kind="status", status=429, times=2)
+        twilio.fault(operation=operation, kind="status", status=503, times=1)
+        twilio.fault(operation=operation, kind="status", status=500, times=1)
+    try:
+        names = [f"flaky{i}" for i in range(3)]
+        for name in names:
+            kubectl.apply(manifest(name, state="Suspended"), namespace)
+        for name in names:
+            ready(kubectl, name, namespace, timeout=90)
+    finally:
+        twilio.clear_faults()
+    for name in names:
+        assert len(twilio.subaccounts(f"{namespace}/{name}")) == 1, name

@@ -1,0 +1,150 @@
+"""An in-process Twilio emulator per test, a raw HTTP client for it, and helpers that build accounts."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+
+from twilio_operator.sandbox.twilio import TwilioEmulator
+
+HOSTS = {"api": "api.twilio.com", "messaging": "messaging.twilio.com", "iam": "iam.twilio.com"}
+
+
+@dataclass(frozen=True)
+class Creds:
+    username: str
+    password: str
+
+    def header(self) -> str:
+        return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    headers: Mapping[str, str]
+
+    @property
+    def code(self) -> int | None:
+        return self.body.get("code") if isinstance(self.body, dict) else None
+
+
+class Api:
+    """Raw HTTP against the emulator: every call names the Twilio host it means, as a Host header."""
+
+    def __init__(self, session: aiohttp.ClientSession, emulator: TwilioEmulator) -> None:
+        self.session = session
+        self.emulator = emulator
+        self.parent = Creds(emulator.parent_sid, emulator.parent_token)
+
+    async def call(
+        self,
+        method: str,
+        host: str,
+        path: str,
+        creds: Creds | None = None,
+        *,
+        data: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | list[tuple[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        give_up_after: float | None = None,
+    ) -> Answer:
+        sent = {"Host": HOSTS.get(host, host), **(headers or {})}
+        if creds is not None:
+            sent["Authorization"] = creds.header()
+        client_timeout = aiohttp.ClientTimeout(total=give_up_after) if give_up_after is not None else None
+        async with self.session.request(
+            method,
+            self.emulator.url + path,
+            data=data,
+            params=params,
+            headers=sent,
+            timeout=client_timeout,
+        ) as response:
+            text = await response.text()
+            return Answer(response.status, json.loads(text) if text else None, response.headers)
+
+    # -- conveniences used across the test modules ----------------------------------------------------------
+
+    async def subaccount(self, name: str = "tenant") -> dict[str, Any]:
+        answer = await self.call(
+            "POST", "api", "/2010-04-01/Accounts.json", self.parent, data={"FriendlyName": name}
+        )
+        assert answer.status == 201, answer.body
+        body: dict[str, Any] = answer.body
+        return body
+
+    async def sub_creds(self, name: str = "tenant") -> Creds:
+        sub = await self.subaccount(name)
+        return Creds(sub["sid"], sub["auth_token"])
+
+    async def key(self, account_sid: str, creds: Creds | None = None, name: str = "k") -> dict[str, Any]:
+        answer = await self.call(
+            "POST",
+            "api",
+            f"/2010-04-01/Accounts/{account_sid}/Keys.json",
+            creds or self.parent,
+            data={"FriendlyName": name},
+        )
+        assert answer.status == 201, answer.body
+        body: dict[str, Any] = answer.body
+        return body
+
+    async def service(self, creds: Creds, name: str = "svc", **fields: str) -> dict[str, Any]:
+        answer = await self.call(
+            "POST", "messaging", "/v1/Services", creds, data={"FriendlyName": name, **fields}
+        )
+        assert answer.status == 201, answer.body
+        body: dict[str, Any] = answer.body
+        return body
+
+    async def control(self, method: str, path: str, body: Any = None) -> Answer:
+        async with self.session.request(
+            method, f"{self.emulator.url}/__sandbox/{path}", json=body
+        ) as response:
+            text = await response.text()
+            return Answer(response.status, json.loads(text) if text else None, response.headers)
+
+    async def buy_number(self, account_sid: str, number: str, **extra: Any) -> str:
+        answer = await self.control(
+            "POST", f"accounts/{account_sid}/incoming-phone-numbers", {"phone_number": number, **extra}
+        )
+        assert answer.status == 201, answer.body
+        sid: str = answer.body["sid"]
+        return sid
+
+    async def lease_short_code(self, account_sid: str, digits: str) -> str:
+        answer = await self.control("POST", f"accounts/{account_sid}/short-codes", {"short_code": digits})
+        assert answer.status == 201, answer.body
+        sid: str = answer.body["sid"]
+        return sid
+
+    def violations(self, kind: str = "request") -> list[dict[str, Any]]:
+        return [v for v in self.emulator.violations() if v["kind"] == kind]
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[TwilioEmulator]:
+    emulator = TwilioEmulator(seed=7)
+    # Every response any test provokes is checked against the spec's response schema.
+    emulator.core.settings.check_responses = True
+    await emulator.start()
+    try:
+        yield emulator
+    finally:
+        await emulator.stop()
+    problems = [v for v in emulator.violations() if v["kind"] == "response"]
+    assert problems == [], f"responses that break Twilio's OpenAPI spec: {problems}"
+
+
+@pytest.fixture
+async def api(emulator: TwilioEmulator) -> AsyncIterator[Api]:
+    async with aiohttp.ClientSession() as session:
+        yield Api(session, emulator)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from twilio_operator.settings import ConfigurationError, Settings
+
+SID = "AC" + "a" * 32
+
+
+def test_run_without_credentials_fails_with_one_actionable_line() -> None:
+    env = {"PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "twilio_operator.cli", "run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "TWILIO_ACCOUNT_SID" in lines[0] and "TWILIO_AUTH_TOKEN" in lines[0]
+
+
+def test_credentials_from_files_are_reread_when_they_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid_file, token_file = tmp_path / "sid", tmp_path / "token"
+    sid_file.write_text(SID + "\n")
+    token_file.write_text("first")
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID_FILE", str(sid_file))
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN_FILE", str(token_file))
+    settings = Settings()
+    assert settings.credentials() == (SID, "first")
+    token_file.write_text("second")
+    import os
+
+    os.utime(token_file, (1, 1))  # a distinct mtime, as a Secret volume update gives
+    assert settings.credentials() == (SID, "second")
+
+
+def test_a_malformed_account_sid_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "SK" + "a" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "t")
+    with pytest.raises(ConfigurationError, match="account SID"):
+        Settings().credentials()
+
+
+def test_the_token_never_shows_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "supersecret-token")
+    assert "supersecret-token" not in repr(Settings())
