@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
-from conftest import WIDGETS, Http, widget
+from conftest import WIDGETS, Http, widget, widget_crd
 
 from twilio_operator.sandbox.kube import KubeEmulator
 from twilio_operator.sandbox.kube.jsonpath import JsonPathError, evaluate, parse
 from twilio_operator.sandbox.kube.table import human_duration
 
-TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+TABLE = ",".join(
+    [
+        "application/json;as=Table;v=v1;g=meta.k8s.io",
+        "application/json;as=Table;v=v1beta1;g=meta.k8s.io",
+        "application/json",
+    ]
+)
 
 
 async def test_table_list_uses_printer_columns(kube: Http) -> None:
@@ -37,7 +44,9 @@ async def test_table_for_single_object_and_builtins(kube: Http) -> None:
     await kube.post(WIDGETS, widget())
     single = await kube.request("GET", f"{WIDGETS}/w1", headers={"Accept": TABLE})
     assert [row["cells"][0] for row in single.body["rows"]] == ["w1"]
-    await kube.post("/api/v1/namespaces/default/secrets", {"metadata": {"name": "s"}, "stringData": {"a": "b"}})
+    await kube.post(
+        "/api/v1/namespaces/default/secrets", {"metadata": {"name": "s"}, "stringData": {"a": "b"}}
+    )
     secrets = await kube.request("GET", "/api/v1/namespaces/default/secrets", headers={"Accept": TABLE})
     assert [c["name"] for c in secrets.body["columnDefinitions"]] == ["Name", "Type", "Data", "Age"]
     assert secrets.body["rows"][0]["cells"][:3] == ["s", "Opaque", 1]
@@ -57,8 +66,6 @@ async def test_table_watch_sends_column_definitions_once(kube: Http) -> None:
         await changes()
         async for line in response.content:
             if line.strip():
-                import json
-
                 events.append(json.loads(line))
             if len(events) == 2:
                 break
@@ -71,19 +78,29 @@ async def test_table_watch_sends_column_definitions_once(kube: Http) -> None:
 
 
 async def test_printer_columns_with_filters_dates_and_priorities(http: Http, emulator: KubeEmulator) -> None:
-    from conftest import widget_crd
-
     crd = widget_crd()
     crd["spec"]["versions"][0]["additionalPrinterColumns"] = [
         {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
-        {"name": "Reason", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].reason', "priority": 1},
+        {
+            "name": "Reason",
+            "type": "string",
+            "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+            "priority": 1,
+        },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]
     emulator.install_crd(crd)
     await http.post(WIDGETS, widget())
     await http.merge(
         f"{WIDGETS}/w1/status",
-        {"status": {"conditions": [{"type": "Synced", "status": "False"}, {"type": "Ready", "status": "True", "reason": "Available"}]}},
+        {
+            "status": {
+                "conditions": [
+                    {"type": "Synced", "status": "False"},
+                    {"type": "Ready", "status": "True", "reason": "Available"},
+                ]
+            }
+        },
     )
     table = (await http.request("GET", WIDGETS, headers={"Accept": TABLE})).body
     assert [(c["name"], c["priority"]) for c in table["columnDefinitions"]] == [
@@ -107,7 +124,7 @@ async def test_printer_columns_with_filters_dates_and_priorities(http: Http, emu
         (".spec.items[-1].name", ["b"]),
         (".spec.items[?(@.name=='b')].value", [2]),
         (".spec.items[?(@.value)].name", ["a", "b"]),
-        (".spec.items[?(@.name!=\"a\")].name", ["b"]),
+        ('.spec.items[?(@.name!="a")].name', ["b"]),
         (".metadata.labels['app.kubernetes.io/name']", ["demo"]),
         (".spec.missing", []),
     ],

@@ -336,9 +336,9 @@ class Api:
         if not isinstance(body, dict):
             raise bad_request("the request body must be a JSON object")
         self._check_type_meta(rt, body)
-        obj: JsonObj = body
-        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
-        meta = self._metadata_of(obj)
+        meta = self._metadata_of(body)
+        obj: JsonObj = {"apiVersion": rt.api_version, "kind": rt.kind, "metadata": meta}
+        obj.update((key, value) for key, value in body.items() if key not in obj)
         if rt.namespaced:
             if namespace is None:
                 raise method_not_allowed(f"create of {rt.plural} needs a namespace in the URL")

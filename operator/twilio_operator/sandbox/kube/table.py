@@ -160,7 +160,9 @@ def _render(value: Any) -> str:
 
 
 def _ingress_hosts(obj: JsonObj) -> str:
-    hosts = [str(r["host"]) for r in _get(obj, "spec", "rules") or [] if isinstance(r, dict) and r.get("host")]
+    hosts = [
+        str(r["host"]) for r in _get(obj, "spec", "rules") or [] if isinstance(r, dict) and r.get("host")
+    ]
     return ",".join(hosts) if hosts else "*"
 
 
