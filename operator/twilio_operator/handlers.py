@@ -11,10 +11,12 @@ from typing import Any
 import kopf
 
 from . import GROUP, VERSION
-from .api.kinds import API_KEY, SUBACCOUNT, Kind
+from .api.kinds import API_KEY, MESSAGING_SERVICE, SUBACCOUNT, Kind
 from .kube.client import KubeClient
+from .kube.ingress import IngressDirectory
 from .reconcile.apikey import ApiKeyKind
 from .reconcile.managed import Reconciler
+from .reconcile.messagingservice import MessagingServiceKind, ingress_names
 from .reconcile.model import EXTERNAL_NAME, ManagedKind, Resource
 from .reconcile.references import SubaccountDirectory
 from .reconcile.scheduler import DriftScheduler
@@ -40,6 +42,7 @@ class State:
         self.connection: kopf.ConnectionInfo | None = None
         self.runtime: Runtime | None = None
         self.directory = SubaccountDirectory()
+        self.ingresses = IngressDirectory()
         self.tasks: set[asyncio.Task[None]] = set()
         self.started: set[DriftScheduler] = set()
 
@@ -81,6 +84,10 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         plugs: dict[str, tuple[ManagedKind[Any], Reconciler]] = {
             SUBACCOUNT.plural: (SubaccountKind(gateway, kube), reconciler(SUBACCOUNT)),
             API_KEY.plural: (ApiKeyKind(gateway, kube, settings, state.directory), reconciler(API_KEY)),
+            MESSAGING_SERVICE.plural: (
+                MessagingServiceKind(gateway, settings, state.directory, state.ingresses),
+                reconciler(MESSAGING_SERVICE),
+            ),
         }
         schedulers = {
             plural: DriftScheduler(
@@ -113,9 +120,23 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
             str(meta.get("namespace")), str(meta.get("name")), None if deleted else dict(obj)
         )
 
+    @kopf.on.event("networking.k8s.io", "v1", "ingresses", registry=registry)
+    async def ingress_seen(event: kopf.RawEvent, **_: Any) -> None:
+        # Webhook URLs follow their Ingress: every service that references it gets a pass now.
+        obj = event["object"]
+        meta = obj.get("metadata") or {}
+        gone = event["type"] == "DELETED"
+        referrers = state.ingresses.observe(
+            str(meta.get("namespace")), str(meta.get("name")), None if gone else dict(obj)
+        )
+        if state.runtime is not None:
+            for uid in referrers:
+                state.runtime.schedulers[MESSAGING_SERVICE.plural].kick(uid)
+
     for kind, needs_finalizer in (
         (SUBACCOUNT, SubaccountKind.finalizer_needed),
         (API_KEY, ApiKeyKind.finalizer_needed),
+        (MESSAGING_SERVICE, MessagingServiceKind.finalizer_needed),
     ):
         _register_kind(registry, settings, kind, state, needs_finalizer)
 
@@ -149,9 +170,13 @@ def _register_kind(
             state.started.add(scheduler)
             state.tasks.add(asyncio.create_task(scheduler.run()))
         obj = event["object"]
-        uid = str((obj.get("metadata") or {}).get("uid"))
+        meta = obj.get("metadata") or {}
+        uid = str(meta.get("uid"))
         gone = event["type"] == "DELETED"
         scheduler.track(uid, None if gone else kopf.Body(obj))
+        if kind is MESSAGING_SERVICE:
+            names = None if gone else ingress_names(dict(obj.get("spec") or {}))
+            state.ingresses.refer(uid, str(meta.get("namespace")), names)
 
     def needs_finalizer(spec: kopf.Spec, **_: Any) -> bool:
         return finalizer_needed(dict(spec))

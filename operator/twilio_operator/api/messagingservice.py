@@ -170,3 +170,7 @@ class MessagingServiceStatus(ManagedStatus):
     )
     webhooks: ResolvedWebhooks | None = Field(default=None, description="Webhook URLs as sent to Twilio.")
     senders: SenderStatus | None = Field(default=None, description="The pool as Twilio reports it.")
+    managed_fields: list[str] | None = Field(
+        default=None,
+        description="Settings this resource manages; one removed from spec goes back to Twilio's default.",
+    )

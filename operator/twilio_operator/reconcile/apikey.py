@@ -16,7 +16,7 @@ from ..kube.client import KubeClient
 from ..kube.secrets import SecretConflict, decode, read_owned, write_owned
 from ..settings import Settings
 from ..twilio.accounts import Accounts
-from ..twilio.errors import AuthError, NotFound, Terminal
+from ..twilio.errors import AuthError, Terminal
 from ..twilio.gateway import TwilioGateway
 from ..twilio.keys import DesiredKey, Keys
 from . import conditions as c
@@ -291,12 +291,5 @@ class ApiKeyKind:
                     await keys.delete(key)
         except (AuthError, Terminal):
             # A closed subaccount takes its keys with it; anything else is a real failure.
-            if not await self._account_closed(str(account)):
+            if not await Accounts(self.gw).is_closed(str(account)):
                 raise
-
-    async def _account_closed(self, account: str) -> bool:
-        try:
-            observed = await Accounts(self.gw).observe(account)
-        except NotFound:
-            return True
-        return bool(observed.data["status"] == "closed")

@@ -183,7 +183,12 @@ class Reconciler:
             if problem is not None:
                 raise problem
             observed = await self._converge(resource, desired, external, observed, created)
-            observed = await kind.publish(resource, desired, observed, created, self)
+            try:
+                observed = await kind.publish(resource, desired, observed, created, self)
+            except Outcome:
+                # The object exists and converged; what publish reports (a sender refused, say) is partial.
+                status.update(kind.status(observed))
+                raise
             status["sid"] = observed.sid
             status.update(kind.status(observed))
             updates[c.READY] = c.Cond.true(c.AVAILABLE)

@@ -45,6 +45,11 @@ class DriftScheduler:
         self._bodies[uid] = body
         self._schedule(uid, self._due_in(body), keep_earlier=True)
 
+    def kick(self, uid: str) -> None:
+        """Run a pass for this object now (something it depends on changed)."""
+        if uid in self._bodies:
+            self._schedule(uid, 0.0, keep_earlier=True)
+
     def _schedule(self, uid: str, delay: float, keep_earlier: bool = False) -> None:
         at = time.monotonic() + max(delay, 0.0)
         current = self._next.get(uid)

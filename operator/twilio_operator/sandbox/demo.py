@@ -102,6 +102,12 @@ def main(examples: Path, timeout: float) -> int:
             print("\nKubernetes:\n" + _table(_kube_rows(listed())))
             control = TwilioControl(sandbox.twilio_url)
             print("\nTwilio:\n" + _table(_twilio_rows(control.state())))
+            print("\nWebhook URLs resolved from Ingresses:")
+            for obj in listed():
+                hooks = (obj.get("status") or {}).get("webhooks") or {}
+                for name, url in sorted(hooks.items()):
+                    if url:
+                        print(f"  {obj['metadata']['name']} {name}: {url}")
             secrets = kubectl.run(
                 "get", "secrets", "-A", "-l", "app.kubernetes.io/managed-by=twilio-operator", "-o", "name"
             ).stdout.split()

@@ -103,6 +103,14 @@ class Accounts:
         )
         return observed_account(account)
 
+    async def is_closed(self, sid: str) -> bool:
+        """Whether the account is closed (or gone): its keys and services went with it."""
+        try:
+            observed = await self.observe(sid)
+        except NotFound:
+            return True
+        return bool(observed.data["status"] == "closed")
+
     def check(self, observed: Observed) -> Outcome | None:
         if observed.data["status"] == "closed":
             message = f"{observed.sid} is closed in Twilio and can never be reopened"
