@@ -17,8 +17,8 @@ from .kube.ingress import IngressDirectory
 from .reconcile.apikey import ApiKeyKind
 from .reconcile.managed import Reconciler
 from .reconcile.messagingservice import MessagingServiceKind, ingress_names
-from .reconcile.model import EXTERNAL_NAME, ManagedKind, Resource
-from .reconcile.references import SubaccountDirectory
+from .reconcile.model import CREATE_SUCCEEDED, EXTERNAL_NAME, ManagedKind, Resource
+from .reconcile.references import ClaimRegistry, SubaccountDirectory
 from .reconcile.scheduler import DriftScheduler
 from .reconcile.subaccount import SubaccountKind
 from .settings import Settings
@@ -43,6 +43,7 @@ class State:
         self.runtime: Runtime | None = None
         self.directory = SubaccountDirectory()
         self.ingresses = IngressDirectory()
+        self.claims = ClaimRegistry()
         self.tasks: set[asyncio.Task[None]] = set()
         self.started: set[DriftScheduler] = set()
 
@@ -79,7 +80,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         kube = KubeClient(info)
 
         def reconciler(kind: Kind) -> Reconciler:
-            return Reconciler(settings, kube, kind.api_version, kind.plural)
+            return Reconciler(settings, kube, kind.api_version, kind.plural, state.claims)
 
         plugs: dict[str, tuple[ManagedKind[Any], Reconciler]] = {
             SUBACCOUNT.plural: (SubaccountKind(gateway, kube), reconciler(SUBACCOUNT)),
@@ -174,6 +175,11 @@ def _register_kind(
         uid = str(meta.get("uid"))
         gone = event["type"] == "DELETED"
         scheduler.track(uid, None if gone else kopf.Body(obj))
+        annotations = meta.get("annotations") or {}
+        sid = None if gone else (annotations.get(EXTERNAL_NAME) or (obj.get("status") or {}).get("sid"))
+        state.claims.observe(
+            uid, sid, CREATE_SUCCEEDED in annotations, str(meta.get("creationTimestamp") or "")
+        )
         if kind is MESSAGING_SERVICE:
             names = None if gone else ingress_names(dict(obj.get("spec") or {}))
             state.ingresses.refer(uid, str(meta.get("namespace")), names)

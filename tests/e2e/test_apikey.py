@@ -283,3 +283,42 @@ def test_key_secrets_never_reach_logs_events_or_status(
     everything = kubectl.run("get", "twilio", "-A", "-o", "json").stdout
     assert secret not in events and secret not in everything
     assert secret not in operator.all_logs()
+
+
+def test_an_existing_key_cannot_be_adopted(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess
+) -> None:
+    with_subaccount(kubectl, namespace)
+    kubectl.apply(
+        key_manifest("adopt", annotations={"twilio.operator.dev/external-name": "SK" + "2" * 32}), namespace
+    )
+    helpers.reason(kubectl, KIND, "adopt", namespace, "Synced", "CannotAdopt")
+
+
+def test_keys_outlive_their_subaccount_object_sensibly(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    # The subaccount object goes first (its policy orphans the subaccount): the key keeps working, reports
+    # that its subaccount is gone, and can still be deleted, which revokes it.
+    sub = with_subaccount(kubectl, namespace)
+    kubectl.apply(key_manifest("survivor"), namespace)
+    sid = helpers.ready(kubectl, KIND, "survivor", namespace)["status"]["sid"]
+    kubectl.run("delete", "twiliosubaccount", "sub", "-n", namespace, "--wait=true", "--timeout=60s")
+    kubectl.run("annotate", KIND, "survivor", "-n", namespace, "twilio.operator.dev/reconcile-requested-at=1")
+    helpers.reason(kubectl, KIND, "survivor", namespace, "Ready", "WaitingForSubaccount")
+    assert authenticates(twilio, helpers.secret_data(kubectl, "survivor", namespace) or {})
+    kubectl.run("delete", KIND, "survivor", "-n", namespace, "--wait=true", "--timeout=60s")
+    assert sid not in {k["sid"] for k in twilio.state()["keys"] if k["account"] == sub}
+
+
+def test_closing_the_subaccount_does_not_wedge_key_deletion(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    kubectl.apply(helpers.manifest("TwilioSubaccount", "sub", deletionPolicy="Close"), namespace)
+    helpers.ready(kubectl, "twiliosubaccount", "sub", namespace)
+    kubectl.apply(key_manifest("doomed"), namespace)
+    helpers.ready(kubectl, KIND, "doomed", namespace)
+    kubectl.run("delete", "twiliosubaccount", "sub", "-n", namespace, "--wait=true", "--timeout=60s")
+    # The subaccount is closed, its keys with it: deleting the key object must not hang on its finalizer.
+    kubectl.run("delete", KIND, "doomed", "-n", namespace, "--wait=true", "--timeout=60s")
+    assert kubectl.get(KIND, "doomed", namespace) is None

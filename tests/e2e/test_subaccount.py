@@ -242,3 +242,19 @@ def test_rate_limits_and_server_errors_still_converge_to_one_subaccount_each(
         twilio.clear_faults()
     for name in names:
         assert len(twilio.subaccounts(f"{namespace}/{name}")) == 1, name
+
+
+def test_adopting_a_subaccount_another_object_manages_is_refused(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    kubectl.apply(manifest("owner"), namespace)
+    sid = ready(kubectl, "owner", namespace)["status"]["sid"]
+    other = f"{namespace[:50]}-x"
+    kubectl.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {other}\n")
+    body = json.loads(manifest("thief"))
+    body["metadata"]["annotations"] = {"twilio.operator.dev/external-name": sid}
+    kubectl.apply(json.dumps(body), other)
+    cond = helpers.reason(kubectl, KIND, "thief", other, "Synced", "AlreadyManaged")
+    assert sid in cond["message"]
+    assert account(twilio, sid)["friendly_name"] == f"{namespace}/owner"
+    assert ready(kubectl, "owner", namespace)["status"]["sid"] == sid

@@ -20,7 +20,16 @@ from ..twilio.errors import AuthError, Terminal
 from ..twilio.gateway import TwilioGateway
 from ..twilio.keys import DesiredKey, Keys
 from . import conditions as c
-from .model import CREATE_PENDING, PREFIX, Journal, Observed, Outcome, Resource
+from .model import (
+    CREATE_PENDING,
+    CREATE_SUCCEEDED,
+    EXTERNAL_NAME,
+    PREFIX,
+    Journal,
+    Observed,
+    Outcome,
+    Resource,
+)
 from .references import SubaccountDirectory, invalid, resolve_account
 from .subaccount import invalid_spec
 
@@ -67,6 +76,16 @@ class ApiKeyKind:
 
     async def desired(self, resource: Resource, journal: Journal) -> DesiredKey:
         spec = self._spec(resource)
+        if resource.annotations.get(EXTERNAL_NAME) and not resource.annotations.get(CREATE_SUCCEEDED):
+            message = (
+                "an existing API key cannot be adopted: Twilio never shows its secret again; remove the "
+                f"{EXTERNAL_NAME} annotation to create a new key"
+            )
+            raise Outcome(
+                message,
+                ready=c.Cond.false(c.UNAVAILABLE, message),
+                synced=c.Cond.false(c.CANNOT_ADOPT, message),
+            )
         key_type = spec.type or "Standard"
         if key_type == "Restricted" and spec.policy is None:
             raise invalid("spec.policy.allow is required for a Restricted key")

@@ -25,10 +25,21 @@ FORBIDDEN = "Forbidden"
 EXTERNAL_NOT_FOUND = "ExternalNotFound"
 SUBACCOUNT_CLOSED = "SubaccountClosed"
 CREATE_UNCERTAIN = "CreateUncertain"
+ALREADY_MANAGED = "AlreadyManaged"
+CANNOT_ADOPT = "CannotAdopt"
 
 # Synced reasons that no retry will fix: the spec, Twilio or a person must change something first.
 TERMINAL_REASONS = frozenset(
-    {INVALID_SPEC, FORBIDDEN, EXTERNAL_NOT_FOUND, SUBACCOUNT_CLOSED, CREATE_UNCERTAIN, "TwilioRejected"}
+    {
+        INVALID_SPEC,
+        FORBIDDEN,
+        EXTERNAL_NOT_FOUND,
+        SUBACCOUNT_CLOSED,
+        CREATE_UNCERTAIN,
+        ALREADY_MANAGED,
+        CANNOT_ADOPT,
+        "TwilioRejected",
+    }
 )
 
 

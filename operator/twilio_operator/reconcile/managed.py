@@ -36,6 +36,7 @@ from .model import (
     Outcome,
     Resource,
 )
+from .references import Claim, ClaimRegistry
 
 D = TypeVar("D")
 log = logging.getLogger(__name__)
@@ -97,8 +98,11 @@ def utcnow() -> datetime.datetime:
 class Reconciler:
     """Runs passes for any kind; one instance per operator process."""
 
-    def __init__(self, settings: Settings, kube: KubeClient, api_version: str, plural: str) -> None:
+    def __init__(
+        self, settings: Settings, kube: KubeClient, api_version: str, plural: str, claims: ClaimRegistry
+    ) -> None:
         self.settings = settings
+        self.claims = claims
         self.kube = kube
         self.api_version = api_version
         self.plural = plural
@@ -224,14 +228,16 @@ class Reconciler:
         conditions = c.merge(resource.status.get("conditions"), updates, resource.generation)
         await self.kube.merge_patch(self._path(resource) + "/status", {"status": {"conditions": conditions}})
 
-    def due_in(self, kind: ManagedKind[Any], body: kopf.Body) -> float:
+    def due_in(
+        self, kind: ManagedKind[Any], body: kopf.Body, synced: datetime.datetime | None = None
+    ) -> float:
         """Seconds until the drift timer should run a pass. Pure: no API calls."""
         annotations = body.metadata.annotations or {}
         interval = poll_interval(annotations.get(POLL_INTERVAL)) or self.settings.drift_interval
         if annotations.get(PAUSED) == "true" or body.metadata.get("deletionTimestamp"):
             return interval
         status = dict(body.get("status") or {})
-        last = parse_time(status.get("lastSyncTime"))
+        last = synced or parse_time(status.get("lastSyncTime"))
         if last is None:
             # Never synced: kopf's create handler owns it; look again after one interval.
             return interval
@@ -266,6 +272,7 @@ class Reconciler:
             )
             await self.annotate(resource, {CREATE_PENDING: None})
         if sid:
+            self._check_claim(resource, sid)
             try:
                 return await external.observe(sid), False
             except NotFound:
@@ -297,6 +304,22 @@ class Reconciler:
             if adopted is not None:
                 return adopted, False
         return await self._create(kind, resource, desired, external), True
+
+    def _check_claim(self, resource: Resource, sid: str) -> None:
+        """Refuse to manage a SID another object manages: adopting someone else's object by annotation."""
+        mine = Claim(
+            resource.uid,
+            created=resource.annotations.get(CREATE_SUCCEEDED) is not None,
+            since=str(resource.body.metadata.get("creationTimestamp") or ""),
+        )
+        owner = self.claims.owner(sid, mine)
+        if owner != resource.uid:
+            message = f"{sid} is already managed by another object; one Twilio object has one owner"
+            raise Outcome(
+                message,
+                ready=c.Cond.false(c.UNAVAILABLE, message),
+                synced=c.Cond.false(c.ALREADY_MANAGED, message),
+            )
 
     async def _recover_interrupted_create(
         self,

@@ -112,3 +112,31 @@ async def resolve_account(
     if entry is None or not entry.sid:
         raise waiting
     return entry.sid
+
+
+@dataclass(frozen=True)
+class Claim:
+    uid: str
+    created: bool  # this object created the Twilio object (rather than adopting it by annotation)
+    since: str  # the object's creationTimestamp: the older adopter wins
+
+
+class ClaimRegistry:
+    """Which objects name which Twilio SID, so no two objects (in any namespace) manage the same one."""
+
+    def __init__(self) -> None:
+        self._by_sid: dict[str, dict[str, Claim]] = {}
+        self._by_uid: dict[str, str] = {}
+
+    def observe(self, uid: str, sid: str | None, created: bool, since: str) -> None:
+        old = self._by_uid.pop(uid, None)
+        if old is not None:
+            self._by_sid.get(old, {}).pop(uid, None)
+        if sid:
+            self._by_uid[uid] = sid
+            self._by_sid.setdefault(sid, {})[uid] = Claim(uid, created, since)
+
+    def owner(self, sid: str, claimant: Claim) -> str:
+        """The uid entitled to manage `sid`, counting `claimant` too."""
+        claims = {**self._by_sid.get(sid, {}), claimant.uid: claimant}
+        return min(claims.values(), key=lambda c: (not c.created, c.since, c.uid)).uid

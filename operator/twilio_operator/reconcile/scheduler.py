@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import heapq
 import logging
 import time
@@ -19,7 +20,9 @@ log = logging.getLogger(__name__)
 
 # Runs one pass for the object; returns the delay before it should be retried, or None when it is settled.
 PassFn = Callable[[kopf.Body], Awaitable[float | None]]
-DueFn = Callable[[kopf.Body], float]
+# Seconds until the object's next pass; the datetime, when given, is when it was last synced (overriding the
+# body's status, which may not yet show the pass that just ended).
+DueFn = Callable[[kopf.Body, datetime.datetime | None], float]
 
 
 class DriftScheduler:
@@ -43,7 +46,7 @@ class DriftScheduler:
             self._next.pop(uid, None)
             return
         self._bodies[uid] = body
-        self._schedule(uid, self._due_in(body), keep_earlier=True)
+        self._schedule(uid, self._due_in(body, None), keep_earlier=True)
 
     def kick(self, uid: str) -> None:
         """Run a pass for this object now (something it depends on changed)."""
@@ -96,4 +99,5 @@ class DriftScheduler:
             self._running.discard(uid)
         if uid in self._bodies:
             latest = self._bodies[uid]
-            self._schedule(uid, retry if retry is not None else self._due_in(latest))
+            synced = datetime.datetime.now(datetime.UTC)
+            self._schedule(uid, retry if retry is not None else self._due_in(latest, synced))

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import yaml
 from conftest import Http, widget_crd
 
 from twilio_operator.sandbox.kube import KubeEmulator, kubeconfig_yaml
@@ -145,10 +153,35 @@ async def test_R8_openapi_group_version_document(kube: Http) -> None:
 
 
 async def test_kubeconfig_points_at_the_emulator(emulator: KubeEmulator) -> None:
-    import yaml
-
     config = yaml.safe_load(kubeconfig_yaml(emulator.url))
     assert config["current-context"] == "sandbox"
     assert config["clusters"][0] == {"name": "sandbox", "cluster": {"server": emulator.url}}
     assert config["contexts"][0]["name"] == "sandbox"
     assert config["users"][0]["user"] == {}
+
+
+def test_runs_as_its_own_process(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "twilio_operator.sandbox.kube",
+            "--port",
+            "0",
+            "--kubeconfig",
+            str(kubeconfig),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url + "/version", timeout=5) as response:
+            assert json.load(response)["minor"] == "37"
+        assert f"server: {url}" in kubeconfig.read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0

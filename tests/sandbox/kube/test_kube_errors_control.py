@@ -221,3 +221,74 @@ async def test_control_settle_stats_and_reset(kube: Http, emulator: KubeEmulator
         "kube-public",
         "kube-system",
     ]
+
+
+def test_X2_request_log_memory_is_bounded() -> None:
+    from twilio_operator.sandbox.kube.control import MAX_LOGGED_BODY, RequestLog
+
+    log = RequestLog(limit=3, body_budget=100)
+    records = [log.start("POST", f"/p{i}", {}, "application/json", "ua") for i in range(4)]
+    for record in records:
+        log.attach_body(record, b'{"k":"' + b"v" * 50 + b'"}')
+    assert [r.path for r in log.query()] == ["/p1", "/p2", "/p3"]
+    assert records[3].parsed_body() == {"k": "v" * 50}
+    assert records[0].raw_body is None and records[0].body_truncated
+    big = log.start("POST", "/big", {}, "application/json", "ua")
+    log.attach_body(big, b"x" * (MAX_LOGGED_BODY + 1))
+    assert big.raw_body is None and big.body_truncated
+
+
+async def test_E2_malformed_inputs_never_cause_500(kube: Http) -> None:
+    await kube.post(WIDGETS, widget())
+    bodies: list[object] = [
+        {"metadata": {"name": 7}},
+        {"metadata": {"name": "ok", "labels": ["x"]}},
+        {"metadata": {"name": "ok", "annotations": {"a": 1}}},
+        {"metadata": {"name": "ok", "finalizers": "f"}},
+        {"metadata": {"name": "ok", "ownerReferences": {"uid": "x"}}},
+        {"metadata": {"name": "ok", "ownerReferences": ["x"]}},
+        {"metadata": {"generateName": 5}},
+        {"metadata": None, "spec": {"size": 1}},
+        {"metadata": {"name": "ok"}, "spec": "string"},
+        {"metadata": {"name": "ok"}, "spec": {"size": None}},
+        {"metadata": {"name": "ok"}, "spec": {"tags": {"a": 1}}},
+        {"apiVersion": 5, "kind": [], "metadata": {"name": "ok"}},
+        None,
+        [],
+        "text",
+    ]
+    for body in bodies:
+        reply = await kube.post(WIDGETS, body)
+        assert reply.status < 500, (body, reply.body)
+        assert reply.body["kind"] in ("Status", "Widget"), body
+    patches: list[tuple[str, object]] = [
+        ("application/merge-patch+json", {"metadata": None}),
+        ("application/merge-patch+json", {"metadata": {"name": None}}),
+        ("application/merge-patch+json", {"metadata": {"resourceVersion": 12}}),
+        ("application/merge-patch+json", {"spec": None}),
+        ("application/merge-patch+json", None),
+        ("application/json-patch+json", [{"op": "add", "path": "/spec/size/x", "value": 1}]),
+        ("application/json-patch+json", [{"op": "add", "path": "spec", "value": 1}]),
+        ("application/json-patch+json", [{"op": "remove", "path": ""}]),
+        ("application/json-patch+json", [{"op": "replace", "path": "", "value": []}]),
+        ("application/json-patch+json", [{"op": "move", "from": "/spec", "path": "/spec/inner"}]),
+        ("application/json-patch+json", [{"op": "add", "path": "/spec/tags/9", "value": "x"}]),
+        ("application/json-patch+json", [{"op": "test"}]),
+        ("application/json-patch+json", ["op"]),
+    ]
+    for content_type, patch in patches:
+        reply = await kube.request("PATCH", f"{WIDGETS}/w1", patch, content_type=content_type)
+        assert reply.status < 500, (patch, reply.body)
+    for params in ({"labelSelector": "a in ("}, {"fieldSelector": "a"}, {"limit": "-1"}, {"continue": "%%%"}):
+        reply = await kube.get(WIDGETS, **params)
+        assert reply.status == 400, params
+    for text in (b"- a\n- b\n", b"a: [", b"kind: Widget\n"):
+        reply = await kube.request("POST", WIDGETS, raw=text, content_type="application/yaml")
+        assert 400 <= reply.status < 500, text
+    for path in (
+        "/api/v1/namespaces/default/secrets/s/status",
+        "/apis/example.com/v1/namespaces/default/widgets/w1/scale",
+    ):
+        assert (await kube.get(path)).status == 404
+    stats = (await kube.get("/__sandbox/stats")).body
+    assert "500" not in stats["by_status"]

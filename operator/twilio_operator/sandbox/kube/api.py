@@ -380,6 +380,7 @@ class Api:
         if managed:
             meta["managedFields"] = managed
         if rt.has_status:
+            # With a status subresource, status belongs to controllers and starts empty (PrepareForCreate).
             obj.pop("status", None)
 
         unknown = prune_object(obj, rt.schema)
@@ -584,6 +585,7 @@ class Api:
             )
         current = self.present(rt, old)
         if subresource == "status":
+            # A status write keeps everything else, metadata included (kube-apiserver status strategy).
             status = new.get("status")
             new = clone_obj(current)
             meta = new["metadata"]
@@ -645,6 +647,7 @@ class Api:
         stored = self.store.put(gr, new, old)
         meta = stored["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            # A namespace also waits for its spec finalizer, which the namespace lifecycle releases (N2).
             if gr == NAMESPACES and (stored.get("spec") or {}).get("finalizers"):
                 return stored
             return self.store.remove(gr, stored)

@@ -18,6 +18,8 @@ JsonObj = dict[str, Any]
 
 DEFAULT_LOG_LIMIT = 200_000
 MAX_LOGGED_BODY = 64 * 1024
+# Bodies are the bulk of the log's memory; past this budget the oldest ones are dropped (entries stay).
+DEFAULT_BODY_BUDGET = 128 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -70,8 +72,11 @@ class RequestRecord:
 
 
 class RequestLog:
-    def __init__(self, limit: int = DEFAULT_LOG_LIMIT) -> None:
+    def __init__(self, limit: int = DEFAULT_LOG_LIMIT, body_budget: int = DEFAULT_BODY_BUDGET) -> None:
         self._entries: deque[RequestRecord] = deque(maxlen=limit)
+        self._with_body: deque[RequestRecord] = deque()
+        self._body_bytes = 0
+        self._body_budget = body_budget
         self._next = 1
         self.by_method: Counter[str] = Counter()
         self.by_verb: Counter[str] = Counter()
@@ -86,6 +91,22 @@ class RequestLog:
         self._entries.append(record)
         self.by_method[method] += 1
         return record
+
+    def attach_body(self, record: RequestRecord, raw: bytes) -> None:
+        if len(raw) > MAX_LOGGED_BODY:
+            record.body_truncated = True
+            return
+        if not raw:
+            return
+        record.raw_body = raw
+        self._with_body.append(record)
+        self._body_bytes += len(raw)
+        while self._body_bytes > self._body_budget and self._with_body:
+            oldest = self._with_body.popleft()
+            if oldest.raw_body is not None:
+                self._body_bytes -= len(oldest.raw_body)
+                oldest.raw_body = None
+                oldest.body_truncated = True
 
     def finish(self, record: RequestRecord, status: int) -> None:
         if record.status is not None:
@@ -130,6 +151,8 @@ class RequestLog:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._with_body.clear()
+        self._body_bytes = 0
         self.by_method.clear()
         self.by_verb.clear()
         self.by_status.clear()

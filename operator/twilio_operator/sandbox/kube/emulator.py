@@ -88,6 +88,7 @@ class KubeEmulator:
 
     def compact(self, *, drop_watches: bool = False) -> int:
         """Forget the event history: watches resuming from any earlier resourceVersion get 410 (W4)."""
+        # Bumping first makes every resourceVersion a client has already seen too old, not just most of them.
         rv = self.store.next_rv()
         self.store.log.compact(rv)
         self.api.forget_snapshots()

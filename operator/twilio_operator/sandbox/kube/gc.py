@@ -13,6 +13,7 @@ from typing import Any
 
 from .api import CRDS, NAMESPACES, Api
 from .crds import CRD_FINALIZER
+from .errors import ApiError
 from .jsonutil import clone_obj
 from .resources import GroupResource, Registry, ResourceType
 from .store import Store
@@ -82,7 +83,12 @@ class GarbageCollector:
             while self._pending:
                 item = next(iter(self._pending))
                 del self._pending[item]
-                self._process(item)
+                try:
+                    self._process(item)
+                except ApiError as exc:
+                    logger.warning("garbage collection of %s failed: %s", item, exc.message)
+                except Exception:  # one bad item must not stop every later deletion in the emulator
+                    logger.exception("garbage collection of %s failed", item)
                 processed += 1
                 if processed % _YIELD_EVERY == 0:
                     # Let requests in between long cascades; they must not wait for a whole namespace.

@@ -111,10 +111,7 @@ class Server:
                 raw = await request.read()
             except web.HTTPRequestEntityTooLarge as exc:
                 raise ApiError(413, f"Request entity too large: limit is {MAX_BODY}") from exc
-            if len(raw) <= 64 * 1024:
-                record.raw_body = raw
-            else:
-                record.body_truncated = True
+            self.log.attach_body(record, raw)
             response: web.StreamResponse | None = None
             if self.faults.active:
                 response = await self._inject(request, record)
@@ -399,8 +396,8 @@ class Server:
                 await response.write(dumps({"type": "BOOKMARK", "object": self._bookmark(rt, True)}) + b"\n")
             await self._pump(request, response, watcher, encode, bookmarks, lifetime)
             await response.write_eof()
-        except (ConnectionResetError, ConnectionError):
-            pass
+        except ConnectionError:
+            logger.debug("watch client went away: %s", request.path_qs)
         finally:
             self.store.hub.unsubscribe(rt.gr, watcher)
         return response
@@ -425,6 +422,7 @@ class Server:
         next_bookmark = loop.time() + self.bookmark_interval if bookmarks else None
         while True:
             now = loop.time()
+            # Wake at least once a second to notice clients that vanished without the handler being cancelled.
             waits = [1.0]
             if deadline is not None:
                 waits.append(deadline - now)
