@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.kube_side import operator_requests, spec_writes
 from tests.support.twilio_side import TwilioSide
 from twilio_operator.sandbox.kubectl import Kubectl
 from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess
@@ -23,6 +24,15 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess
     process.start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def operator_never_writes_spec(sandbox: SandboxProcess) -> Iterator[None]:
+    """Across the suite the operator changes status and annotations, never a spec (GitOps would fight)."""
+    yield
+    requests = operator_requests(sandbox.kube_url)
+    assert requests, "no operator requests were recorded"
+    assert spec_writes(requests) == []
 
 
 @pytest.fixture(scope="session")

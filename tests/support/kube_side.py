@@ -1,0 +1,50 @@
+"""What the operator asked of the Kubernetes API, from the emulator's request log."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+OPERATOR_AGENTS = ("kopf", "twilio-operator")
+CUSTOM_GROUP = "twilio.operator.dev"
+
+
+def operator_requests(kube_url: str) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(f"{kube_url.rstrip('/')}/__sandbox/requests?since=0", timeout=60) as response:
+        entries: list[dict[str, Any]] = json.loads(response.read())["requests"]
+    return [e for e in entries if any(agent in (e.get("user_agent") or "") for agent in OPERATOR_AGENTS)]
+
+
+def api_calls(requests: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    """(verb, api group, resource[/subresource]) for every request, as RBAC would see it."""
+    calls = set()
+    for entry in requests:
+        path = entry["path"].strip("/").split("/")
+        group = "" if path[0] == "api" else path[1] if len(path) > 1 else ""
+        # The log names resources as plural.group; RBAC rules name the plural within its group.
+        resource = (entry.get("resource") or "").split(".", 1)[0]
+        if entry.get("subresource"):
+            resource = f"{resource}/{entry['subresource']}"
+        if entry.get("verb") and resource:
+            calls.add((str(entry["verb"]), group, resource))
+    return calls
+
+
+def spec_writes(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Writes by the operator to a custom resource's main endpoint that would change its spec."""
+    found = []
+    for entry in requests:
+        if entry["method"] not in ("PATCH", "PUT", "POST") or entry.get("subresource"):
+            continue
+        if f"/apis/{CUSTOM_GROUP}/" not in entry["path"]:
+            continue
+        body = entry.get("body")
+        touches = (
+            any(str(op.get("path", "")).startswith("/spec") for op in body if isinstance(op, dict))
+            if isinstance(body, list)
+            else isinstance(body, dict) and "spec" in body
+        )
+        if touches:
+            found.append(entry)
+    return found
