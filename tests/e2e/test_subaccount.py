@@ -258,3 +258,49 @@ def test_adopting_a_subaccount_another_object_manages_is_refused(
     assert sid in cond["message"]
     assert account(twilio, sid)["friendly_name"] == f"{namespace}/owner"
     assert ready(kubectl, "owner", namespace)["status"]["sid"] == sid
+
+
+def test_paused_objects_are_left_alone_and_resume_when_unpaused(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    kubectl.apply(manifest("sleepy"), namespace)
+    sid = ready(kubectl, "sleepy", namespace)["status"]["sid"]
+    kubectl.run("annotate", KIND, "sleepy", "-n", namespace, "twilio.operator.dev/paused=true")
+    helpers.reason(kubectl, KIND, "sleepy", namespace, "Synced", "ReconcilePaused")
+    seq = twilio.last_seq()
+    kubectl.apply(manifest("sleepy", friendlyName="changed-while-paused"), namespace)
+    twilio.client().api.v2010.accounts(sid).update(status="suspended")
+    time.sleep(4)  # longer than a drift interval: nothing may happen while paused
+    # The one write is the console's suspension above: the operator wrote nothing.
+    assert len([r for r in twilio.requests_since(seq) if sid in r["path"] and r["write"]]) == 1
+    assert account(twilio, sid)["friendly_name"] == f"{namespace}/sleepy"
+    kubectl.run("annotate", KIND, "sleepy", "-n", namespace, "twilio.operator.dev/paused-")
+    obj = ready(kubectl, "sleepy", namespace)
+    assert account(twilio, sid)["friendly_name"] == "changed-while-paused"
+    assert account(twilio, sid)["status"] == "active"
+    assert obj["status"]["sid"] == sid
+
+
+def test_reconcile_requested_at_forces_a_sync_now(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    kubectl.apply(manifest("poked"), namespace)
+    ready(kubectl, "poked", namespace)
+    kubectl.run(
+        "annotate",
+        KIND,
+        "poked",
+        "-n",
+        namespace,
+        "twilio.operator.dev/reconcile-requested-at=2026-11-27T10:00:00Z",
+    )
+    obj = wait_for(
+        lambda: (
+            (o := kubectl.get(KIND, "poked", namespace))
+            and o["status"].get("lastHandledReconcileAt") == "2026-11-27T10:00:00Z"
+            and o
+        ),
+        20,
+        what="lastHandledReconcileAt",
+    )
+    assert helpers.conditions(obj)["Synced"]["status"] == "True"
