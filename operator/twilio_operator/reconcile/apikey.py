@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import datetime
-import functools
 import hashlib
 import re
 from typing import Any
-
-from pydantic import ValidationError
 
 from ..api.apikey import ApiKeySpec
 from ..kube import events
 from ..kube.client import KubeClient
 from ..kube.secrets import SecretConflict, decode, read_owned, write_owned
 from ..settings import Settings
-from ..twilio.accounts import Accounts
-from ..twilio.errors import AuthError, Terminal
 from ..twilio.gateway import TwilioGateway
 from ..twilio.keys import DesiredKey, Keys
 from . import conditions as c
+from .child import ChildKind, parse_spec
 from .model import (
     CREATE_PENDING,
     CREATE_SUCCEEDED,
@@ -30,8 +26,7 @@ from .model import (
     Outcome,
     Resource,
 )
-from .references import SubaccountDirectory, invalid, resolve_account
-from .subaccount import invalid_spec
+from .references import SubaccountDirectory, invalid
 
 ROTATE_REQUESTED_AT = PREFIX + "rotate-requested-at"
 SECRET_DIGEST = PREFIX + "secret-sha256"
@@ -59,20 +54,15 @@ def parse(value: Any) -> datetime.datetime | None:
     return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-class ApiKeyKind:
+class ApiKeyKind(ChildKind):
     def __init__(
         self, gateway: TwilioGateway, kube: KubeClient, settings: Settings, directory: SubaccountDirectory
     ) -> None:
-        self.gw = gateway
+        super().__init__(gateway, settings, directory)
         self.kube = kube
-        self.settings = settings
-        self.directory = directory
 
     def _spec(self, resource: Resource) -> ApiKeySpec:
-        try:
-            return ApiKeySpec.model_validate(resource.spec)
-        except ValidationError as error:
-            raise invalid_spec(error) from None
+        return parse_spec(ApiKeySpec, resource)
 
     async def desired(self, resource: Resource, journal: Journal) -> DesiredKey:
         spec = self._spec(resource)
@@ -91,14 +81,7 @@ class ApiKeyKind:
             raise invalid("spec.policy.allow is required for a Restricted key")
         if key_type == "Standard" and spec.policy is not None:
             raise invalid("spec.policy applies to Restricted keys only")
-        account = await resolve_account(
-            resource.namespace,
-            resource.spec,
-            self.settings,
-            self.directory,
-            self.settings.dependency_wait,
-            functools.partial(journal.announce, resource),
-        )
+        account = await self.account(resource, journal)
         secret_name = spec.secret_name or resource.name
         try:
             # Before any Twilio call: a key whose secret cannot be stored must never be created.
@@ -304,11 +287,10 @@ class ApiKeyKind:
             return
         keys = Keys(self.gw, str(account), str(status.get("type") or "Standard"))
         previous = (status.get("rotation") or {}).get("previousSid")
-        try:
+
+        async def revoke() -> None:
             for key in (sid, previous):
                 if key:
                     await keys.delete(key)
-        except (AuthError, Terminal):
-            # A closed subaccount takes its keys with it; anything else is a real failure.
-            if not await Accounts(self.gw).is_closed(str(account)):
-                raise
+
+        await self.delete_in(str(account), revoke)

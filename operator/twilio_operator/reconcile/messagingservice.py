@@ -7,20 +7,19 @@ import functools
 import re
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from ..api.messagingservice import MessagingServiceSpec
 from ..kube import events
 from ..kube.ingress import IngressDirectory, IngressProblem, resolve
 from ..settings import Settings
-from ..twilio.accounts import Accounts
-from ..twilio.errors import AuthError, NotFound, Terminal
+from ..twilio.errors import NotFound, Terminal
 from ..twilio.gateway import TwilioGateway
 from ..twilio.services import SETTING_DEFAULTS, DesiredSenders, DesiredService, Services
 from . import conditions as c
+from .child import ChildKind, parse_spec
 from .model import Journal, Observed, Outcome, Resource
-from .references import SubaccountDirectory, resolve_account
-from .subaccount import invalid_spec
+from .references import SubaccountDirectory
 
 SETTINGS = (
     "usecase",
@@ -63,7 +62,7 @@ def ingress_names(spec: dict[str, Any]) -> set[str]:
     }
 
 
-class MessagingServiceKind:
+class MessagingServiceKind(ChildKind):
     def __init__(
         self,
         gateway: TwilioGateway,
@@ -71,16 +70,11 @@ class MessagingServiceKind:
         directory: SubaccountDirectory,
         ingresses: IngressDirectory,
     ) -> None:
-        self.gw = gateway
-        self.settings = settings
-        self.directory = directory
+        super().__init__(gateway, settings, directory)
         self.ingresses = ingresses
 
     def _spec(self, resource: Resource) -> MessagingServiceSpec:
-        try:
-            return MessagingServiceSpec.model_validate(resource.spec)
-        except ValidationError as error:
-            raise invalid_spec(error) from None
+        return parse_spec(MessagingServiceSpec, resource)
 
     def _webhooks(self, resource: Resource, spec: MessagingServiceSpec) -> tuple[dict[str, Any], list[str]]:
         """Declared webhook fields (URLs resolved) and the URLs that are not HTTPS."""
@@ -115,14 +109,7 @@ class MessagingServiceKind:
     async def desired(self, resource: Resource, journal: Journal) -> DesiredService:
         spec = self._spec(resource)
         webhooks, _insecure = self._webhooks(resource, spec)
-        account = await resolve_account(
-            resource.namespace,
-            resource.spec,
-            self.settings,
-            self.directory,
-            self.settings.dependency_wait,
-            functools.partial(journal.announce, resource),
-        )
+        account = await self.account(resource, journal)
         declared = {name: getattr(spec, name) for name in SETTINGS if getattr(spec, name) is not None}
         declared.update(webhooks)
         previously = set(resource.status.get("managedFields") or [])
@@ -261,12 +248,7 @@ class MessagingServiceKind:
         account = resource.status.get("accountSid")
         if policy != "Delete" or not account:
             return
-        try:
-            await Services(self.gw, str(account)).delete(sid)
-        except (AuthError, Terminal):
-            # A closed subaccount takes its services with it; anything else is a real failure.
-            if not await Accounts(self.gw).is_closed(str(account)):
-                raise
+        await self.delete_in(str(account), functools.partial(Services(self.gw, str(account)).delete, sid))
 
 
 def _declared(spec: MessagingServiceSpec, desired: DesiredService) -> set[str]:

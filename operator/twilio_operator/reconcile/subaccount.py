@@ -5,26 +5,16 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from ..api.subaccount import TwilioSubaccountSpec
 from ..kube.client import KubeClient
 from ..kube.secrets import SecretConflict, write_owned
 from ..twilio.accounts import TWILIO_STATE, Accounts, DesiredAccount
 from ..twilio.gateway import TwilioGateway
 from . import conditions as c
+from .child import parse_spec
 from .model import Journal, Observed, Outcome, Resource
 
 SUSPEND_POLICIES = {"Suspend": "suspended", "Close": "closed"}
-
-
-def invalid_spec(error: ValidationError) -> Outcome:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    message = f"spec.{where}: {first['msg']}"
-    return Outcome(
-        message, ready=c.Cond.false(c.UNAVAILABLE, message), synced=c.Cond.false(c.INVALID_SPEC, message)
-    )
 
 
 class SubaccountKind:
@@ -34,10 +24,7 @@ class SubaccountKind:
         self.accounts = Accounts(gateway)
 
     def _spec(self, resource: Resource) -> TwilioSubaccountSpec:
-        try:
-            return TwilioSubaccountSpec.model_validate(resource.spec)
-        except ValidationError as error:
-            raise invalid_spec(error) from None
+        return parse_spec(TwilioSubaccountSpec, resource)
 
     async def desired(self, resource: Resource, journal: Journal) -> DesiredAccount:
         spec = self._spec(resource)
