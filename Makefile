@@ -46,8 +46,30 @@ unit: venv
 e2e: venv
 	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
-bench: venv
+# Benchmarks need matplotlib and psutil too (the `bench` extra); `make bench SIZE=n` sets the subaccounts of
+# the scale run (21 Twilio objects each: SIZE=50 is 1,050 objects, SIZE=238 about 5,000).
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python bench/emulator_latency.py
+	$(BIN)/python bench/scale.py --size $(SIZE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cache
+
+# The container image, with buildah, podman or docker, whichever is installed (buildah and podman need no
+# daemon). Where the builder cannot create namespaces or reach a registry, for example inside a container:
+#   make image IMAGE_BUILD_FLAGS="--isolation chroot --pull=never"
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE ?= localhost/twilio-operator:$(VERSION)
+IMAGE_BUILDER ?= $(firstword $(foreach tool,buildah podman docker,$(shell command -v $(tool) 2>/dev/null)))
+IMAGE_BUILD_FLAGS ?=
+
+.PHONY: image
+image:
+	@test -n "$(IMAGE_BUILDER)" || { echo "make image: install buildah, podman or docker" >&2; exit 1; }
+	$(IMAGE_BUILDER) build $(IMAGE_BUILD_FLAGS) --build-arg VERSION=$(VERSION) \
+		--build-arg REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) -t $(IMAGE) .

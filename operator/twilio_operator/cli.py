@@ -42,7 +42,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 2
     from .runner import run
 
-    return run(settings, namespaces=args.namespace or [], liveness=args.liveness, peering=args.peering)
+    return run(
+        settings,
+        namespaces=args.namespace or [],
+        liveness=args.liveness,
+        peering=args.peering,
+        priority=args.priority,
+    )
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
@@ -71,6 +77,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--allow-raw-account-sid", action="store_true", help="allow raw accountSid references")
     run.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("--peering", default=None, help="kopf peering name, for more than one replica")
+    run.add_argument(
+        "--priority", type=int, default=None, help="peering priority (default: random, so one replica leads)"
+    )
     run.set_defaults(func=_cmd_run)
 
     sandbox = commands.add_parser("sandbox", help="run the Kubernetes and Twilio emulators in the foreground")

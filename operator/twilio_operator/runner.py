@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 
 import kopf
 
@@ -40,7 +41,13 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("twilio").setLevel(logging.WARNING)
 
 
-def run(settings: Settings, namespaces: list[str], liveness: str | None, peering: str | None) -> int:
+def run(
+    settings: Settings,
+    namespaces: list[str],
+    liveness: str | None,
+    peering: str | None,
+    priority: int | None = None,
+) -> int:
     configure_logging(settings)
     registry = kopf.OperatorRegistry()
     register(registry, settings)
@@ -52,6 +59,8 @@ def run(settings: Settings, namespaces: list[str], liveness: str | None, peering
             namespaces=namespaces,
             standalone=peering is None,
             peering_name=peering,
+            # Replicas of equal priority all pause; distinct ones let the highest lead, the rest stand by.
+            priority=priority if priority is not None else random.randint(1, 1_000_000),
             liveness_endpoint=liveness,
         )
     )

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.kube_side import operator_requests, spec_writes
+from tests.packaging.charts import OPERATOR_CHART, render
+from tests.packaging.rbac import allowed, operator_grants
+from tests.support.kube_side import api_calls, operator_requests, spec_writes
 from tests.support.twilio_side import TwilioSide
 from twilio_operator.sandbox.kubectl import Kubectl
 from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess
@@ -33,6 +35,24 @@ def operator_never_writes_spec(sandbox: SandboxProcess) -> Iterator[None]:
     requests = operator_requests(sandbox.kube_url)
     assert requests, "no operator requests were recorded"
     assert spec_writes(requests) == []
+    check_rbac_covers_exactly(api_calls(requests))
+
+
+# Granted although the suite never calls them: `update` on */finalizers is what clusters enforcing
+# OwnerReferencesPermissionEnforcement demand to create owner-referenced Secrets (blockOwnerDeletion).
+GRANTED_WITHOUT_CALLS = {
+    ("update", "twilio.operator.dev", "twiliosubaccounts/finalizers"),
+    ("update", "twilio.operator.dev", "apikeys/finalizers"),
+}
+
+
+def check_rbac_covers_exactly(calls: set[tuple[str, str, str]]) -> None:
+    """The operator chart's RBAC allows every call the suite saw, and grants nothing beyond."""
+    grants = operator_grants(render(OPERATOR_CHART, {}, namespace="twilio-system"))
+    refused = sorted(call for call in calls if not allowed(grants, call[0], call[1], call[2], None))
+    assert refused == [], f"the chart's RBAC refuses calls the operator makes: {refused}"
+    unused = sorted({(g.verb, g.group, g.resource) for g in grants} - calls - GRANTED_WITHOUT_CALLS)
+    assert unused == [], f"the chart grants what the operator never uses: {unused}"
 
 
 @pytest.fixture(scope="session")

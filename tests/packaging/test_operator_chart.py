@@ -1,0 +1,300 @@
+"""charts/twilio-operator: renders, lints and validates for every example; RBAC, security and settings."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import helm_python
+import pytest
+import yaml
+
+from tests.packaging.charts import (
+    OPERATOR_CHART,
+    REPO_CRDS,
+    ROOT,
+    Manifest,
+    by_kind,
+    chart_crds,
+    kube_versions,
+    lint_findings,
+    load_values,
+    notes,
+    one,
+    render,
+    validate,
+)
+from tests.packaging.rbac import CLUSTER, allowed, operator_grants, table
+from twilio_operator.settings import Settings
+
+NAMESPACE = "twilio-system"
+EXAMPLES = sorted((ROOT / "examples" / "helm" / "twilio-operator").glob("*.yaml"))
+SID = "AC" + "0" * 32
+# Values every rendering test also covers, besides the defaults and the examples.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "replicas-3": {"replicaCount": 3},
+    "replicas-2-namespaced": {"replicaCount": 2, "watchNamespaces": ["team-a", "team-b"]},
+    **{f"examples/{p.name}": load_values(p) for p in EXAMPLES},
+}
+
+OPERATOR = "twilio.operator.dev"
+KINDS = ("twiliosubaccounts", "apikeys", "messagingservices")
+# What the operator calls in every namespace it watches (see templates/rbac.yaml for why each).
+NAMESPACED_GRANTS: dict[tuple[str, str], set[str]] = {
+    **{(OPERATOR, kind): {"get", "list", "watch", "patch"} for kind in KINDS},
+    **{(OPERATOR, f"{kind}/status"): {"patch"} for kind in KINDS},
+    (OPERATOR, "twiliosubaccounts/finalizers"): {"update"},
+    (OPERATOR, "apikeys/finalizers"): {"update"},
+    ("", "secrets"): {"get", "create", "patch"},
+    ("", "events"): {"create"},
+    ("networking.k8s.io", "ingresses"): {"list", "watch"},
+}
+PEERING_VERBS = {"get", "list", "watch", "patch"}
+
+
+def rendered(values: dict[str, Any]) -> list[Manifest]:
+    return render(OPERATOR_CHART, values, namespace=NAMESPACE, name="twilio-operator")
+
+
+def container(docs: list[Manifest]) -> dict[str, Any]:
+    (found,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    return dict(found)
+
+
+def env(docs: list[Manifest]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in container(docs)["env"]}
+
+
+def test_there_are_example_values() -> None:
+    assert EXAMPLES, "examples/helm/twilio-operator/ holds example values files"
+
+
+@pytest.mark.parametrize("version", kube_versions())
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_manifest_is_valid_kubernetes(variant: str, version: str) -> None:
+    docs = rendered(VARIANTS[variant])
+    # kopf's peering objects are custom resources: kubernetes-validate has no schema for them.
+    builtin = [d for d in docs if not d["apiVersion"].startswith("kopf.dev/")]
+    assert [e for d in builtin if (e := validate(d, version))] == []
+
+
+@pytest.mark.parametrize("version", kube_versions())
+def test_chart_crds_are_valid_kubernetes(version: str) -> None:
+    crds = [doc for text in chart_crds(OPERATOR_CHART).values() for doc in yaml.safe_load_all(text) if doc]
+    assert len(crds) == 5
+    assert [e for d in crds if (e := validate(d, version))] == []
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_helm_lint_strict_is_clean(variant: str) -> None:
+    newest, older = kube_versions()
+    for version in (newest, older):
+        assert lint_findings(OPERATOR_CHART, VARIANTS[variant], version) == []
+
+
+def test_chart_crds_are_the_repository_crds() -> None:
+    chart = chart_crds(OPERATOR_CHART)
+    for path in sorted(REPO_CRDS.glob("*.yaml")):
+        assert chart.get(path.name) == path.read_text(), (
+            f"charts/twilio-operator/crds/{path.name} differs from crds/{path.name}; after `make crds` run:"
+            " cp crds/*.yaml charts/twilio-operator/crds/"
+        )
+    extra = set(chart) - {p.name for p in REPO_CRDS.glob("*.yaml")}
+    assert extra == {"kopf-peering.yaml"}, f"unexpected files in the chart's crds/: {extra}"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"replicaCount": 0}, "at '/replicaCount': minimum: got 0, want 1"),
+        ({"logLevel": "verbose"}, "at '/logLevel': value must be one of"),
+        ({"logFormat": "xml"}, "at '/logFormat'"),
+        ({"driftInterval": 0}, "at '/driftInterval'"),
+        ({"driftJitter": 0.9}, "at '/driftJitter'"),
+        ({"accountConcurrency": 0}, "at '/accountConcurrency'"),
+        ({"watchNamespaces": ["Team_A"]}, "at '/watchNamespaces/0'"),
+        ({"credentials": {"existingSecret": ""}}, "at '/credentials/accountSid'"),
+        (
+            {"credentials": {"existingSecret": "", "accountSid": "ACnot-a-sid", "authToken": "x"}},
+            "at '/credentials/accountSid': 'ACnot-a-sid' does not match pattern",
+        ),
+        ({"credentials": {"accountSid": SID}}, "at '/credentials/accountSid': value must be ''"),
+        ({"image": {"pullPolicy": "Sometimes"}}, "at '/image/pullPolicy'"),
+        ({"liveness": {"port": 80}}, "at '/liveness/port'"),
+        ({"securityContext": {"allowPrivilegeEscalation": True}}, "allowPrivilegeEscalation"),
+        ({"podSecurityContext": {"runAsNonRoot": False}}, "at '/podSecurityContext/runAsNonRoot'"),
+        ({"replicas": 2}, "additional properties 'replicas' not allowed"),
+        ({"apiBaseUrl": "twilio.local"}, "at '/apiBaseUrl'"),
+    ],
+)
+def test_schema_rejects_bad_values_clearly(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(helm_python.HelmValuesError) as raised:
+        rendered(values)
+    assert message in str(raised.value)
+
+
+def test_deployment_runs_restricted() -> None:
+    docs = rendered({})
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    security = container(docs)["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    # The one writable place, for Python and the libraries: /tmp.
+    mounts = {m["mountPath"]: m["name"] for m in container(docs)["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+    assert container(docs)["resources"]["limits"]["memory"]
+
+
+def test_probes_use_the_liveness_endpoint() -> None:
+    docs = rendered({"liveness": {"port": 9090, "path": "/live"}})
+    main = container(docs)
+    assert "--liveness=http://0.0.0.0:9090/live" in main["args"]
+    assert main["ports"] == [{"name": "health", "containerPort": 9090, "protocol": "TCP"}]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert main[probe]["httpGet"] == {"path": "/live", "port": "health"}
+
+
+def test_settings_reach_the_operator() -> None:
+    values = {
+        "logLevel": "DEBUG",
+        "logFormat": "plain",
+        "driftInterval": 120,
+        "driftJitter": 0.2,
+        "requestTimeout": 5,
+        "accountConcurrency": 4,
+        "rateLimit": 25,
+        "allowParentAccount": True,
+        "allowRawAccountSid": True,
+        "apiBaseUrl": "http://emulator:8081",
+        "extraEnv": [{"name": "EXTRA", "value": "1"}],
+    }
+    variables = env(rendered(values))
+    assert variables["TWILIO_OPERATOR_LOG_LEVEL"] == "DEBUG"
+    assert variables["TWILIO_OPERATOR_DRIFT_INTERVAL"] == "120"
+    assert variables["TWILIO_OPERATOR_ALLOW_PARENT_ACCOUNT"] == "true"
+    assert variables["TWILIO_API_BASE_URL"] == "http://emulator:8081"
+    assert variables["EXTRA"] == "1"
+    # The operator reads every variable the chart sets: parse them with the operator's own Settings.
+    ours = {k: v for k, v in variables.items() if k.startswith("TWILIO_")}
+    settings = Settings.model_validate(
+        {k.removeprefix("TWILIO_OPERATOR_").lower(): v for k, v in ours.items() if "OPERATOR" in k}
+    )
+    assert (settings.log_level, settings.drift_interval, settings.rate_limit) == ("DEBUG", 120.0, 25.0)
+    assert settings.allow_parent_account and settings.allow_raw_account_sid
+    known = {f"TWILIO_OPERATOR_{name.upper()}" for name in Settings.model_fields}
+    known |= {"TWILIO_ACCOUNT_SID_FILE", "TWILIO_AUTH_TOKEN_FILE", "TWILIO_API_BASE_URL"}
+    assert set(ours) <= known, f"the operator ignores {set(ours) - known}"
+
+
+def test_credentials_come_from_files_of_the_existing_secret() -> None:
+    docs = rendered({"credentials": {"existingSecret": "parent", "accountSidKey": "sid"}})
+    assert not by_kind(docs, "Secret"), "the chart creates no Secret when one is named"
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "credentials")
+    assert volume["secret"]["secretName"] == "parent"
+    mount = next(m for m in container(docs)["volumeMounts"] if m["name"] == "credentials")
+    assert env(docs)["TWILIO_ACCOUNT_SID_FILE"] == f"{mount['mountPath']}/sid"
+    assert env(docs)["TWILIO_AUTH_TOKEN_FILE"] == f"{mount['mountPath']}/TWILIO_AUTH_TOKEN"
+    assert "TWILIO_AUTH_TOKEN" not in env(docs), "credentials never go into plain environment variables"
+
+
+def test_credentials_secret_created_from_values() -> None:
+    docs = rendered({"credentials": {"existingSecret": "", "accountSid": SID, "authToken": "token"}})
+    secret = one(docs, "Secret")
+    assert secret["stringData"] == {"TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": "token"}
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "credentials")
+    assert volume["secret"]["secretName"] == secret["metadata"]["name"]
+
+
+def test_rbac_all_namespaces() -> None:
+    grants = operator_grants(rendered({}))
+    expected = {(CLUSTER, *key): verbs for key, verbs in NAMESPACED_GRANTS.items()}
+    expected[(CLUSTER, "apiextensions.k8s.io", "customresourcedefinitions")] = {"list", "watch"}
+    assert table(grants) == expected
+    assert allowed(grants, "patch", OPERATOR, "apikeys/status", "any-namespace")
+    assert not allowed(grants, "delete", "", "secrets", "any-namespace")
+    assert not allowed(grants, "list", "", "secrets", "any-namespace")
+
+
+def test_rbac_listed_namespaces_stays_in_them() -> None:
+    grants = operator_grants(rendered({"watchNamespaces": ["team-a", "team-b"]}))
+    expected = {(ns, *key): verbs for ns in ("team-a", "team-b") for key, verbs in NAMESPACED_GRANTS.items()}
+    # Cluster-wide only what kopf needs to follow CRDs and to check that the namespaces exist.
+    expected[(CLUSTER, "apiextensions.k8s.io", "customresourcedefinitions")] = {"list", "watch"}
+    expected[(CLUSTER, "", "namespaces")] = {"list", "watch"}
+    assert table(grants) == expected
+    assert allowed(grants, "get", "", "secrets", "team-a")
+    assert not allowed(grants, "get", "", "secrets", "team-c")
+
+
+def test_rbac_off() -> None:
+    docs = rendered({"rbac": {"create": False}})
+    assert not [d for d in docs if d["apiVersion"].startswith("rbac.")]
+
+
+def test_single_replica_runs_standalone() -> None:
+    docs = rendered({})
+    assert not by_kind(docs, "PodDisruptionBudget")
+    assert not [a for a in container(docs)["args"] if a.startswith("--peering")]
+    assert one(docs, "Deployment")["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_replicas_run_kopf_peering_cluster_wide() -> None:
+    docs = rendered({"replicaCount": 3, "peering": {"name": "twilio"}})
+    assert "--peering=twilio" in container(docs)["args"]
+    assert one(docs, "ClusterKopfPeering")["metadata"]["name"] == "twilio"
+    pdb = one(docs, "PodDisruptionBudget")
+    selector = one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+    assert pdb["spec"]["selector"]["matchLabels"] == selector
+    assert table(operator_grants(docs))[(CLUSTER, "kopf.dev", "clusterkopfpeerings")] == PEERING_VERBS
+    assert {e["name"]: e for e in container(docs)["env"]}["POD_ID"]["valueFrom"] == {
+        "fieldRef": {"fieldPath": "metadata.name"}
+    }
+
+
+def test_replicas_run_kopf_peering_per_namespace() -> None:
+    docs = rendered({"replicaCount": 2, "watchNamespaces": ["team-a", "team-b"]})
+    peerings = by_kind(docs, "KopfPeering")
+    assert sorted(p["metadata"]["namespace"] for p in peerings) == ["team-a", "team-b"]
+    grants = table(operator_grants(docs))
+    assert grants[("team-a", "kopf.dev", "kopfpeerings")] == PEERING_VERBS
+    assert (CLUSTER, "kopf.dev", "clusterkopfpeerings") not in grants
+    assert "the highest one reconciles" in notes(OPERATOR_CHART, {"replicaCount": 2})
+
+
+def test_argocd_health_checks_snippet() -> None:
+    assert not by_kind(rendered({}), "ConfigMap")
+    docs = rendered({"argocd": {"healthChecks": {"enabled": True, "namespace": "argocd"}}})
+    config = one(docs, "ConfigMap")
+    assert config["metadata"]["namespace"] == "argocd"
+    script = (ROOT / "argocd" / "health.lua").read_text()
+    assert (OPERATOR_CHART / "files" / "argocd" / "health.lua").read_text() == script, (
+        "charts/twilio-operator/files/argocd/health.lua is stale: cp argocd/health.lua to it"
+    )
+    assert config["data"] == {
+        f"resource.customizations.health.{OPERATOR}_{kind}": script
+        for kind in ("TwilioSubaccount", "ApiKey", "MessagingService")
+    }
+
+
+def test_notes_say_what_to_do_next() -> None:
+    text = notes(OPERATOR_CHART, {}, namespace=NAMESPACE, name="twilio-operator")
+    assert "kubectl -n twilio-system create secret generic twilio-operator-credentials" in text
+    assert "rollout status deployment/twilio-operator" in text
+    text = notes(OPERATOR_CHART, {"argocd": {"healthChecks": {"enabled": True}}})
+    assert "patch configmap argocd-cm" in text
+
+
+def test_image_tag_defaults_to_the_app_version() -> None:
+    chart = (OPERATOR_CHART / "Chart.yaml").read_text()
+    app_version = re.search(r'appVersion: "([^"]+)"', chart)
+    assert app_version
+    assert container(rendered({}))["image"] == f"twilio-operator:{app_version.group(1)}"
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert f'version = "{app_version.group(1)}"' in pyproject, "appVersion follows pyproject.toml"
