@@ -54,4 +54,6 @@ def test_dev_values_applied_with_kubectl_reach_ready(
         interval=0.5,
         what="the messaging service Ready",
     )
-    assert service["status"]["webhooks"]["statusCallback"] == "https://hooks.dev.shop.example.com/twilio/status"
+    assert (
+        service["status"]["webhooks"]["statusCallback"] == "https://hooks.dev.shop.example.com/twilio/status"
+    )
