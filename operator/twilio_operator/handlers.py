@@ -54,11 +54,24 @@ class State:
 
 
 def _only_our_bookkeeping(diff: kopf.Diff, reconciler: Reconciler, body: kopf.Body) -> bool:
-    """True when the only change is the external-name this process just wrote."""
+    """True when the only change is the external-name this process just wrote.
+
+    kopf reports the first annotation as added at metadata or metadata.annotations level, later ones by key.
+    """
     recorded = reconciler.recorded.get(str(body.metadata.uid))
-    return bool(diff) and all(
-        tuple(d.field) == ("metadata", "annotations", EXTERNAL_NAME) and d.new == recorded for d in diff
-    )
+    if not diff or recorded is None:
+        return False
+    for item in diff:
+        field, new = tuple(item.field), item.new
+        if field == ("metadata",) and isinstance(new, dict):
+            new = new.get("annotations")
+            field = ("metadata", "annotations")
+        if field == ("metadata", "annotations") and isinstance(new, dict) and set(new) == {EXTERNAL_NAME}:
+            new = new[EXTERNAL_NAME]
+            field = ("metadata", "annotations", EXTERNAL_NAME)
+        if field != ("metadata", "annotations", EXTERNAL_NAME) or new != recorded:
+            return False
+    return True
 
 
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:

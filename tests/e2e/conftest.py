@@ -51,6 +51,9 @@ def check_rbac_covers_exactly(calls: set[tuple[str, str, str]]) -> None:
     grants = operator_grants(render(OPERATOR_CHART, {}, namespace="twilio-system"))
     refused = sorted(call for call in calls if not allowed(grants, call[0], call[1], call[2], None))
     assert refused == [], f"the chart's RBAC refuses calls the operator makes: {refused}"
+    exercised = {resource for _, group, resource in calls if group == "twilio.operator.dev"}
+    if not {"twiliosubaccounts/status", "apikeys/status", "messagingservices/status"} <= exercised:
+        return  # a partial run (one test file) can't tell what the whole operator needs
     unused = sorted({(g.verb, g.group, g.resource) for g in grants} - calls - GRANTED_WITHOUT_CALLS)
     assert unused == [], f"the chart grants what the operator never uses: {unused}"
 

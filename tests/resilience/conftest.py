@@ -1,0 +1,114 @@
+"""Resilience fixtures: one sandbox and one operator process for the session, killable by any test.
+
+Every operator process a resilience test starts logs into `captured.log_dirs`, and every secret a test sees
+goes into `captured.secrets`, so the last test of the suite can scan all captured output for secret text.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from chaos.control import KubeControl, TwilioSide
+
+from twilio_operator.sandbox.kubectl import Kubectl
+from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess
+
+# Fast enough that crash tests converge in seconds: hung calls time out after 3s, retries start at 0.2s.
+OPERATOR_ENV = {
+    "TWILIO_OPERATOR_DRIFT_INTERVAL": "3",
+    "TWILIO_OPERATOR_CREATE_GRACE_PERIOD": "2",
+    "TWILIO_OPERATOR_REQUEST_TIMEOUT": "3",
+    "TWILIO_OPERATOR_BACKOFF_BASE": "0.2",
+    "TWILIO_OPERATOR_BACKOFF_MAX": "3",
+    "TWILIO_OPERATOR_DEPENDENCY_WAIT": "5",
+}
+
+
+@dataclass
+class Captured:
+    """What the suite's operators wrote and the secrets the suite saw."""
+
+    log_dirs: list[Path] = field(default_factory=list)
+    secrets: set[str] = field(default_factory=set)
+    namespaces: set[str] = field(default_factory=set)
+
+    def logs(self) -> str:
+        return "\n".join(
+            p.read_text(errors="replace") for d in self.log_dirs for p in sorted(d.glob("operator-*.log"))
+        )
+
+
+@pytest.fixture(scope="session")
+def captured() -> Captured:
+    return Captured()
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    process = SandboxProcess(tmp_path_factory.mktemp("sandbox"))
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def twilio(sandbox: SandboxProcess) -> TwilioSide:
+    return TwilioSide(sandbox.twilio_url, sandbox.env["TWILIO_ACCOUNT_SID"], sandbox.env["TWILIO_AUTH_TOKEN"])
+
+
+@pytest.fixture(scope="session")
+def kube(sandbox: SandboxProcess) -> KubeControl:
+    return KubeControl(sandbox.kube_url)
+
+
+@pytest.fixture(scope="session")
+def session_operator(
+    sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory, captured: Captured
+) -> Iterator[OperatorProcess]:
+    log_dir = tmp_path_factory.mktemp("operator")
+    captured.log_dirs.append(log_dir)
+    process = OperatorProcess(sandbox, log_dir, OPERATOR_ENV)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def operator(
+    session_operator: OperatorProcess, twilio: TwilioSide, kube: KubeControl
+) -> Iterator[OperatorProcess]:
+    """The session operator, running; faults a test left are cleared and a killed process restarted."""
+    if not session_operator.alive():
+        session_operator.start()
+    yield session_operator
+    twilio.clear_faults()
+    kube.clear_faults()
+    if not session_operator.alive():
+        session_operator.start()
+
+
+@pytest.fixture(scope="session")
+def session_kubectl(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
+    return Kubectl(sandbox.kubeconfig, tmp_path_factory.mktemp("kubectl-cache"))
+
+
+@pytest.fixture
+def kubectl(session_kubectl: Kubectl) -> Kubectl:
+    return session_kubectl
+
+
+def make_namespace(kubectl: Kubectl, base: str, captured: Captured) -> str:
+    name = f"{re.sub(r'[^a-z0-9-]', '-', base.lower())[:40].strip('-')}-{uuid.uuid4().hex[:5]}"
+    kubectl.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n")
+    captured.namespaces.add(name)
+    return name
+
+
+@pytest.fixture
+def namespace(kubectl: Kubectl, request: pytest.FixtureRequest, captured: Captured) -> str:
+    return make_namespace(kubectl, request.node.name, captured)

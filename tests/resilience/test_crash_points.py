@@ -1,0 +1,227 @@
+"""The operator SIGKILLed at each named crash point, deterministically, one test each.
+
+tests/e2e already kills it after a Twilio create, before the SID is recorded (subaccount, key, service).
+These cover the rest: after a key's SID is recorded but before its Secret is written, mid-rotation (both
+sides of recording the new key), and mid-deletion (a delete that committed, a create still in flight).
+The moment is made exact with the emulators' faults: `commit_then_hang` holds Twilio's answer to a call
+it has carried out, and a failing Secret write holds the pass right after the SID was recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from chaos.control import KubeControl, TwilioSide
+
+from tests.resilience import helpers
+from tests.resilience.helpers import keys_named, manifest, secret_data, services_named, subaccount, wait_for
+from twilio_operator.sandbox.kubectl import Kubectl
+from twilio_operator.sandbox.processes import OperatorProcess
+
+KEY = "apikey"
+SERVICE = "messagingservice"
+ROTATE = "twilio.operator.dev/rotate-requested-at"
+
+
+def key(name: str, **spec: Any) -> str:
+    spec.setdefault("subaccountRef", {"name": "sub"})
+    return manifest("ApiKey", name, **spec)
+
+
+def settled(kubectl: Kubectl, kind: str, name: str, namespace: str, timeout: float = 60) -> dict[str, Any]:
+    """Wait until the object is Ready for its generation, or stuck on a reason other than a retry."""
+
+    def check() -> dict[str, Any] | None:
+        obj = kubectl.get(kind, name, namespace)
+        conds = helpers.conditions(obj)
+        synced = conds.get("Synced", {})
+        if (
+            obj is None
+            or (obj.get("status") or {}).get("observedGeneration") != obj["metadata"]["generation"]
+        ):
+            return None
+        if conds.get("Ready", {}).get("status") == "True" and synced.get("status") == "True":
+            return obj
+        if synced.get("status") == "False" and synced.get("reason") not in ("ReconcileError", None):
+            return obj
+        return None
+
+    return wait_for(check, timeout, what=f"{kind} {namespace}/{name} to settle")
+
+
+def assert_ready(obj: dict[str, Any]) -> None:
+    conds = helpers.conditions(obj)
+    assert conds["Ready"]["status"] == "True" and conds["Synced"]["status"] == "True", (
+        f"not Ready: Ready={conds['Ready']} Synced={conds['Synced']}"
+    )
+
+
+def rotated(kubectl: Kubectl, name: str, namespace: str, request: str) -> dict[str, Any]:
+    """Wait until the rotation `request` was handled and the key is Ready again."""
+
+    def check() -> dict[str, Any] | None:
+        obj = settled(kubectl, KEY, name, namespace)
+        handled = ((obj.get("status") or {}).get("rotation") or {}).get("handledRotateRequest")
+        synced = helpers.conditions(obj)["Synced"]
+        return obj if handled == request or synced["status"] == "False" else None
+
+    return wait_for(check, 60, interval=0.5, what=f"rotation {request} of {namespace}/{name}")
+
+
+@pytest.mark.parametrize("on_secret_loss", ["Recreate", "Fail"])
+def test_crash_after_key_sid_recorded_before_secret_written(
+    kubectl: Kubectl,
+    namespace: str,
+    twilio: TwilioSide,
+    kube: KubeControl,
+    operator: OperatorProcess,
+    on_secret_loss: str,
+) -> None:
+    subaccount(kubectl, namespace)
+    seq = kube.next_seq()
+    # The key is created and its SID recorded, then every attempt to store its secret fails.
+    kube.fault(method="POST", path_regex=f"^/api/v1/namespaces/{namespace}/secrets$", status=500, times=None)
+    kubectl.apply(key("crashy", onSecretLoss=on_secret_loss), namespace)
+    failures = 2 if on_secret_loss == "Recreate" else 1  # Recreate: let a retry pass run into it too
+    wait_for(
+        lambda: len(helpers.kube_writes(kube, seq, "POST", f"/namespaces/{namespace}/secrets")) >= failures,
+        30,
+        what="the Secret write to fail",
+    )
+    recorded = (kubectl.get(KEY, "crashy", namespace) or {})["metadata"]["annotations"]
+    assert recorded.get("twilio.operator.dev/external-name", "").startswith("SK"), recorded
+    operator.kill()
+    kube.clear_faults()
+    operator.start()
+
+    obj = settled(kubectl, KEY, "crashy", namespace)
+    # No one ever held this key's secret, so this is not a lost Secret: the key is replaced, never reported.
+    assert_ready(obj)
+    data = secret_data(kubectl, "crashy", namespace) or {}
+    assert data.get("TWILIO_API_KEY") == obj["status"]["sid"]
+    assert twilio.authenticates(data)
+    assert keys_named(twilio, f"{namespace}/crashy") == [obj["status"]["sid"]], (
+        "keys whose secret was never stored were left in Twilio"
+    )
+
+
+def test_crash_mid_rotation_before_the_new_sid_is_recorded(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    subaccount(kubectl, namespace)
+    kubectl.apply(key("rot", rotation={"every": "720h", "gracePeriod": "120s"}), namespace)
+    first = helpers.ready(kubectl, KEY, "rot", namespace)["status"]["sid"]
+    old = secret_data(kubectl, "rot", namespace) or {}
+    twilio.fault(operation="CreateNewKey", kind="commit_then_hang", times=1)
+    kubectl.run("annotate", KEY, "rot", "-n", namespace, f"{ROTATE}=r1")
+    wait_for(
+        lambda: len(keys_named(twilio, f"{namespace}/rot")) == 2, 30, what="the new key created in Twilio"
+    )
+    operator.kill()
+    twilio.clear_faults()
+    operator.start()
+
+    obj = rotated(kubectl, "rot", namespace, "r1")
+    assert_ready(obj)
+    new = secret_data(kubectl, "rot", namespace) or {}
+    current = obj["status"]["sid"]
+    assert current != first and new.get("TWILIO_API_KEY") == current
+    assert twilio.authenticates(new)
+    assert twilio.authenticates(old), "the previous key must stay valid for the grace period"
+    assert obj["status"]["rotation"]["previousSid"] == first
+    # The key created while the operator died had no stored secret: it was revoked, not kept.
+    assert keys_named(twilio, f"{namespace}/rot") == sorted([first, current])
+
+
+def test_crash_mid_rotation_after_the_new_sid_is_recorded_before_the_secret_is_written(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, kube: KubeControl, operator: OperatorProcess
+) -> None:
+    subaccount(kubectl, namespace)
+    kubectl.apply(key("rot", rotation={"every": "720h", "gracePeriod": "120s"}), namespace)
+    first = helpers.ready(kubectl, KEY, "rot", namespace)["status"]["sid"]
+    old = secret_data(kubectl, "rot", namespace) or {}
+    seq = kube.next_seq()
+    kube.fault(
+        method="PATCH", path_regex=f"^/api/v1/namespaces/{namespace}/secrets/rot$", status=500, times=None
+    )
+    kubectl.run("annotate", KEY, "rot", "-n", namespace, f"{ROTATE}=r1")
+    wait_for(
+        lambda: helpers.kube_writes(kube, seq, "PATCH", f"/namespaces/{namespace}/secrets/rot"),
+        30,
+        what="the Secret update to fail",
+    )
+    operator.kill()
+    kube.clear_faults()
+    operator.start()
+
+    obj = rotated(kubectl, "rot", namespace, "r1")
+    assert_ready(obj)
+    new = secret_data(kubectl, "rot", namespace) or {}
+    assert new.get("TWILIO_API_KEY") == obj["status"]["sid"] != first
+    assert twilio.authenticates(new)
+    # Workloads were still using the old key (it was in the Secret when the operator died): a crash must
+    # not cut its grace period short.
+    assert twilio.authenticates(old), f"{first} was revoked without its grace period"
+    assert keys_named(twilio, f"{namespace}/rot") == sorted([first, obj["status"]["sid"]])
+
+
+def test_crash_mid_deletion_of_a_key_with_a_previous_key_in_grace(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    subaccount(kubectl, namespace)
+    kubectl.apply(key("gone", rotation={"every": "720h", "gracePeriod": "300s"}), namespace)
+    helpers.ready(kubectl, KEY, "gone", namespace)
+    kubectl.run("annotate", KEY, "gone", "-n", namespace, f"{ROTATE}=r1")
+    assert rotated(kubectl, "gone", namespace, "r1")["status"]["rotation"]["previousSid"]
+    assert len(keys_named(twilio, f"{namespace}/gone")) == 2
+    twilio.fault(operation="DeleteKey", kind="commit_then_hang", times=1)
+    kubectl.run("delete", KEY, "gone", "-n", namespace, "--wait=false")
+    wait_for(lambda: len(keys_named(twilio, f"{namespace}/gone")) == 1, 30, what="the first key deleted")
+    operator.kill()
+    twilio.clear_faults()
+    operator.start()
+
+    wait_for(lambda: kubectl.get(KEY, "gone", namespace) is None, 60, what="the ApiKey to be gone")
+    assert keys_named(twilio, f"{namespace}/gone") == []
+
+
+def test_crash_mid_deletion_of_a_service(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    subaccount(kubectl, namespace)
+    kubectl.apply(manifest("MessagingService", "gone", subaccountRef={"name": "sub"}), namespace)
+    helpers.ready(kubectl, SERVICE, "gone", namespace)
+    twilio.fault(operation="DeleteService", kind="commit_then_hang", times=1)
+    kubectl.run("delete", SERVICE, "gone", "-n", namespace, "--wait=false")
+    wait_for(
+        lambda: not services_named(twilio, f"{namespace}/gone"), 30, what="the service deleted in Twilio"
+    )
+    operator.kill()
+    twilio.clear_faults()
+    operator.start()
+
+    wait_for(lambda: kubectl.get(SERVICE, "gone", namespace) is None, 60, what="the MessagingService gone")
+
+
+@pytest.mark.parametrize(
+    ("kind", "operation"), [("ApiKey", "CreateNewKey"), ("MessagingService", "CreateService")]
+)
+def test_deleted_while_its_create_was_in_flight_leaves_nothing_in_twilio(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess, kind: str, operation: str
+) -> None:
+    subaccount(kubectl, namespace)
+    named = keys_named if kind == "ApiKey" else services_named
+    twilio.fault(operation=operation, kind="commit_then_hang", times=1)
+    kubectl.apply(manifest(kind, "late", subaccountRef={"name": "sub"}), namespace)
+    wait_for(lambda: named(twilio, f"{namespace}/late"), 30, what=f"the {kind} created in Twilio")
+    operator.kill()
+    twilio.clear_faults()
+    # The user gives up on it while the operator is down; its finalizer holds it until the operator is back.
+    kubectl.run("delete", kind.lower(), "late", "-n", namespace, "--wait=false")
+    operator.start()
+
+    wait_for(lambda: kubectl.get(kind.lower(), "late", namespace) is None, 60, what=f"the {kind} gone")
+    assert named(twilio, f"{namespace}/late") == [], (
+        "the object Twilio created just before the crash outlived its resource (deletionPolicy Delete)"
+    )
