@@ -162,7 +162,8 @@ class MessagingServiceKind(ChildKind):
         problems: list[tuple[str, str]] = []
         pool: dict[str, dict[str, str]] = {}
         if kinds:
-            pool = await services.pool(observed.sid, kinds)
+            # A service created in this pass has an empty pool: no need to ask.
+            pool = {kind: {} for kind in kinds} if created else await services.pool(observed.sid, kinds)
             changes = await self._converge_senders(services, observed.sid, declared, pool, problems)
             drift = not created and resource.status.get("observedGeneration") == resource.generation
             if changes and drift:
