@@ -73,3 +73,10 @@ image:
 	@test -n "$(IMAGE_BUILDER)" || { echo "make image: install buildah, podman or docker" >&2; exit 1; }
 	$(IMAGE_BUILDER) build $(IMAGE_BUILD_FLAGS) --build-arg VERSION=$(VERSION) \
 		--build-arg REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) -t $(IMAGE) .
+
+# Seeded chaos run: 200 objects, 20 SIGKILLs, faults on both emulators, then the fuzz suite; writes
+# chaos/results.json and prints the summary table. `make chaos SEED=7` reproduces a run's workload.
+.PHONY: chaos
+chaos: SEED ?= 1
+chaos: venv
+	$(BIN)/python -m chaos.run --seed $(SEED)

@@ -6,6 +6,7 @@ goes into `captured.secrets`, so the last test of the suite can scan all capture
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from chaos.control import KubeControl, TwilioSide
+from chaos.control import MANAGED_BY, KubeControl, TwilioSide, secret_values
 
 from twilio_operator.sandbox.kubectl import Kubectl
 from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess
@@ -107,6 +108,17 @@ def make_namespace(kubectl: Kubectl, base: str, captured: Captured) -> str:
     kubectl.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n")
     captured.namespaces.add(name)
     return name
+
+
+@pytest.fixture(autouse=True)
+def collect_secrets(request: pytest.FixtureRequest, captured: Captured) -> Iterator[None]:
+    """After each test that used the session cluster, remember the secret text its Secrets hold."""
+    yield
+    if "session_kubectl" in request.fixturenames:
+        kubectl: Kubectl = request.getfixturevalue("session_kubectl")
+        result = kubectl.run("get", "secrets", "-A", "-l", MANAGED_BY, "-o", "json", check=False)
+        if result.returncode == 0:
+            captured.secrets |= secret_values(json.loads(result.stdout)["items"])
 
 
 @pytest.fixture

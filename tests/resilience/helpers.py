@@ -7,11 +7,13 @@ from typing import Any
 
 from chaos.control import KubeControl, TwilioSide
 
-from tests.e2e.helpers import conditions, manifest, ready, reason, secret_data
+from tests.e2e.helpers import conditions, manifest, ready, reason
+from tests.e2e.helpers import secret_data as read_secret
 from twilio_operator.sandbox.kubectl import Kubectl
 from twilio_operator.sandbox.processes import wait_for
 
 __all__ = [
+    "SEEN_SECRETS",
     "conditions",
     "keys_named",
     "manifest",
@@ -22,6 +24,18 @@ __all__ = [
     "subaccount",
     "wait_for",
 ]
+
+
+# Every secret a resilience test has read, rotated-out ones included: the last test scans all output for them.
+SEEN_SECRETS: set[str] = set()
+
+
+def secret_data(kubectl: Kubectl, name: str, namespace: str) -> dict[str, str] | None:
+    data = read_secret(kubectl, name, namespace)
+    for field in ("TWILIO_API_SECRET", "TWILIO_AUTH_TOKEN"):
+        if data and data.get(field):
+            SEEN_SECRETS.add(data[field])
+    return data
 
 
 def subaccount(kubectl: Kubectl, namespace: str, name: str = "sub", **spec: Any) -> str:

@@ -166,6 +166,40 @@ def test_crash_mid_rotation_after_the_new_sid_is_recorded_before_the_secret_is_w
     assert keys_named(twilio, f"{namespace}/rot") == sorted([first, obj["status"]["sid"]])
 
 
+def test_crash_mid_rotation_after_the_secret_is_written_before_the_status_is_recorded(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, kube: KubeControl, operator: OperatorProcess
+) -> None:
+    # Found by `make chaos`: the pass that rotated stored the new key, then its status write was lost.
+    subaccount(kubectl, namespace)
+    kubectl.apply(key("rot", rotation={"every": "720h", "gracePeriod": "120s"}), namespace)
+    first = helpers.ready(kubectl, KEY, "rot", namespace)["status"]["sid"]
+    old = secret_data(kubectl, "rot", namespace) or {}
+    seq = kube.next_seq()
+    status_path = f"^/apis/twilio.operator.dev/v1alpha1/namespaces/{namespace}/apikeys/rot/status$"
+    kube.fault(method="PATCH", path_regex=status_path, status=500, times=1)
+    kubectl.run("annotate", KEY, "rot", "-n", namespace, f"{ROTATE}=r1")
+    wait_for(
+        lambda: helpers.kube_writes(kube, seq, "PATCH", f"/namespaces/{namespace}/apikeys/rot/status"),
+        30,
+        what="the rotation's status write to fail",
+    )
+    rotated_to = (secret_data(kubectl, "rot", namespace) or {}).get("TWILIO_API_KEY")
+    assert rotated_to != first, "the Secret should already hold the new key"
+    operator.kill()
+    kube.clear_faults()
+    operator.start()
+
+    obj = rotated(kubectl, "rot", namespace, "r1")
+    assert_ready(obj)
+    keys = keys_named(twilio, f"{namespace}/rot")
+    # One rotation was asked for: one new key, the old one kept for its grace period, nothing else.
+    assert obj["status"]["sid"] == rotated_to and keys == sorted([first, rotated_to]), (
+        f"rotated again after the crash: current {obj['status']['sid']} (the Secret had {rotated_to}), "
+        f"previous {obj['status']['rotation'].get('previousSid')}, keys in Twilio {keys} (original {first})"
+    )
+    assert twilio.authenticates(old)
+
+
 def test_crash_mid_deletion_of_a_key_with_a_previous_key_in_grace(
     kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
 ) -> None:
@@ -224,4 +258,53 @@ def test_deleted_while_its_create_was_in_flight_leaves_nothing_in_twilio(
     wait_for(lambda: kubectl.get(kind.lower(), "late", namespace) is None, 60, what=f"the {kind} gone")
     assert named(twilio, f"{namespace}/late") == [], (
         "the object Twilio created just before the crash outlived its resource (deletionPolicy Delete)"
+    )
+
+
+@pytest.mark.parametrize("kind", ["ApiKey", "MessagingService"])
+def test_deleted_after_its_sid_was_recorded_but_before_its_status_leaves_nothing_in_twilio(
+    kubectl: Kubectl,
+    namespace: str,
+    twilio: TwilioSide,
+    kube: KubeControl,
+    operator: OperatorProcess,
+    kind: str,
+) -> None:
+    subaccount(kubectl, namespace)
+    seq, twilio_seq = kube.next_seq(), twilio.last_seq()
+    if kind == "ApiKey":
+        # The key is created and recorded; storing its secret fails, so the pass never completes its status.
+        kube.fault(
+            method="POST", path_regex=f"^/api/v1/namespaces/{namespace}/secrets$", status=500, times=None
+        )
+        kubectl.apply(manifest(kind, "half", subaccountRef={"name": "sub"}, onSecretLoss="Fail"), namespace)
+        wait_for(
+            lambda: helpers.kube_writes(kube, seq, "POST", f"/namespaces/{namespace}/secrets"),
+            30,
+            what="the Secret write to fail",
+        )
+        named = keys_named
+    else:
+        # The service is created and recorded; the pass dies while adding its sender.
+        twilio.fault(operation="CreateAlphaSender", kind="commit_then_hang", times=1)
+        spec: dict[str, Any] = {"subaccountRef": {"name": "sub"}, "senders": {"alphaSenders": ["ACME"]}}
+        kubectl.apply(manifest(kind, "half", **spec), namespace)
+        wait_for(
+            lambda: any(r["operation"] == "CreateAlphaSender" for r in twilio.requests_since(twilio_seq)),
+            30,
+            what="the sender added in Twilio",
+        )
+        named = services_named
+    obj = kubectl.get(kind.lower(), "half", namespace) or {}
+    assert obj["metadata"]["annotations"].get("twilio.operator.dev/external-name")
+    assert not (obj.get("status") or {}).get("accountSid")
+    operator.kill()
+    twilio.clear_faults()
+    kube.clear_faults()
+    kubectl.run("delete", kind.lower(), "half", "-n", namespace, "--wait=false")
+    operator.start()
+
+    wait_for(lambda: kubectl.get(kind.lower(), "half", namespace) is None, 60, what=f"the {kind} gone")
+    assert named(twilio, f"{namespace}/half") == [], (
+        "its SID was recorded, but deletion skipped Twilio because status.accountSid was never written"
     )

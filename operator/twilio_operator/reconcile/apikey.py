@@ -168,10 +168,26 @@ class ApiKeyKind(ChildKind):
         requested = resource.annotations.get(ROTATE_REQUESTED_AT)
         rotated = created
 
+        current = rotation.get("currentSid")
+        if (
+            not created
+            and current
+            and current != observed.sid
+            and not self._secret_holds(desired, observed.sid)
+        ) and self._secret_holds(desired, current):
+            # A replacement was interrupted before its secret was stored: the Secret still holds the
+            # current key, which workloads use. Revoke the unstored one and carry on from the current.
+            await keys.delete(observed.sid)
+            observed = await keys.observe(current)
+            await journal.record(resource, current, created=False)
+
         if created:
             await self._write_secret(resource, desired, observed)
         elif not self._secret_holds(desired, observed.sid):
-            if (spec.on_secret_loss or "Recreate") == "Fail":
+            # A key the status never reported as current never had its secret stored: replacing it is
+            # finishing its creation, not recovering a lost Secret.
+            stored = rotation.get("currentSid") == observed.sid
+            if stored and (spec.on_secret_loss or "Recreate") == "Fail":
                 message = f"Secret {desired.secret_name} no longer holds key {observed.sid}"
                 raise Outcome(
                     message,
@@ -180,19 +196,16 @@ class ApiKeyKind(ChildKind):
                 )
             lost = observed.sid
             stale = decode(desired.secret).get("TWILIO_API_KEY") if desired.secret else None
-            resource.logger.warning(
-                "Secret %s does not hold key %s (it holds %s): replacing the key",
-                desired.secret_name,
-                lost,
-                stale,
-            )
-            observed = await self._replace(resource, desired, keys, journal)
-            # The lost secret is unusable anyway: no grace period for it.
-            for sid in {lost, stale, previous} - {None, observed.sid}:
+            # Revoke first: these secrets are gone, and a replacement that fails to be stored in turn must not
+            # leave them behind.
+            for sid in {lost, stale, previous} - {None}:
                 if sid and sid.startswith("SK"):
                     await keys.delete(sid)
+            observed = await self._replace(resource, desired, keys, journal)
             previous, expires, rotated = None, None, True
-            events.warning(resource.body, "SecretLost", f"replaced key {lost} with {observed.sid}")
+            if stored:
+                resource.logger.warning("Secret %s lost key %s: replaced it", desired.secret_name, lost)
+                events.warning(resource.body, "SecretLost", f"replaced key {lost} with {observed.sid}")
         else:
             policy_changed = desired.type == "Restricted" and observed.data.get("policy") != desired.policy
             spec_changed = status.get("observedGeneration") != resource.generation
@@ -279,13 +292,11 @@ class ApiKeyKind(ChildKind):
         return ApiKeyKind.deletion_policy(spec) == "Delete"
 
     async def delete(self, resource: Resource, sid: str, policy: str) -> None:
-        if policy != "Delete":
+        account = self.account_at_deletion(resource)
+        if policy != "Delete" or not account:
             return
         status = resource.status
-        account = status.get("accountSid")
-        if not account:
-            return
-        keys = Keys(self.gw, str(account), str(status.get("type") or "Standard"))
+        keys = Keys(self.gw, account, str(status.get("type") or "Standard"))
         previous = (status.get("rotation") or {}).get("previousSid")
 
         async def revoke() -> None:
@@ -293,4 +304,18 @@ class ApiKeyKind(ChildKind):
                 if key:
                     await keys.delete(key)
 
-        await self.delete_in(str(account), revoke)
+        await self.delete_in(account, revoke)
+
+    async def delete_orphans(self, resource: Resource, since: datetime.datetime) -> None:
+        account = self.account_at_deletion(resource)
+        if self.deletion_policy(resource.spec) != "Delete" or not account:
+            return
+        keys = Keys(self.gw, account, "Standard")
+        name = str(resource.spec.get("friendlyName") or resource.default_friendly_name)
+        probe = DesiredKey(account, name, "Standard", None, "")
+
+        async def revoke() -> None:
+            for orphan in await keys.find(probe, since):
+                await keys.delete(orphan.sid)
+
+        await self.delete_in(account, revoke)

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import kopf
 from pydantic import BaseModel, ValidationError
 
 from ..settings import Settings
@@ -48,6 +49,26 @@ class ChildKind:
             self.settings.dependency_wait,
             functools.partial(journal.announce, resource),
         )
+
+    def account_at_deletion(self, resource: Resource) -> str | None:
+        """The account to delete in: from status, or, when a crash kept it out of status, from the spec."""
+        account = resource.status.get("accountSid")
+        if account:
+            return str(account)
+        ref = (resource.spec.get("subaccountRef") or {}).get("name")
+        if ref:
+            entry = self.directory.get(resource.namespace, str(ref))
+            if entry is None or not entry.sid:
+                # Right after a restart the subaccount may not have been seen yet; if it is gone for good,
+                # the object stays with this message until it is back or the finalizer is removed.
+                raise kopf.TemporaryError(
+                    f"TwilioSubaccount {ref} is unknown: cannot tell which account to delete in", delay=5
+                )
+            return entry.sid
+        raw = resource.spec.get("accountSid")
+        if raw:
+            return str(raw) if self.settings.allow_raw_account_sid else None
+        return self.settings.credentials()[0] if self.settings.allow_parent_account else None
 
     async def delete_in(self, account: str, delete: Callable[[], Awaitable[None]]) -> None:
         """Delete something inside an account; a closed account has taken it along already."""

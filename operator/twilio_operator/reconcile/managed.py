@@ -397,9 +397,12 @@ class Reconciler:
             if resource.annotations.get(PAUSED) == "true":
                 events.warning(resource.body, "DeletedWhilePaused", f"left {sid} in Twilio as it is")
                 return
-            if not sid:
-                return
+            pending = parse_time(resource.annotations.get(CREATE_PENDING))
             try:
+                if pending is not None:
+                    await kind.delete_orphans(resource, pending - CLOCK_SKEW)
+                if not sid:
+                    return
                 await kind.delete(resource, sid, policy)
             except NotFound:
                 pass

@@ -246,10 +246,24 @@ class MessagingServiceKind(ChildKind):
         return MessagingServiceKind.deletion_policy(spec) == "Delete"
 
     async def delete(self, resource: Resource, sid: str, policy: str) -> None:
-        account = resource.status.get("accountSid")
+        account = self.account_at_deletion(resource)
         if policy != "Delete" or not account:
             return
-        await self.delete_in(str(account), functools.partial(Services(self.gw, str(account)).delete, sid))
+        await self.delete_in(account, functools.partial(Services(self.gw, account).delete, sid))
+
+    async def delete_orphans(self, resource: Resource, since: datetime.datetime) -> None:
+        account = self.account_at_deletion(resource)
+        if self.deletion_policy(resource.spec) != "Delete" or not account:
+            return
+        services = Services(self.gw, account)
+        name = str(resource.spec.get("friendlyName") or resource.default_friendly_name)
+        probe = DesiredService(account, name, {}, DesiredSenders(None, None, None))
+
+        async def remove() -> None:
+            for orphan in await services.find(probe, since):
+                await services.delete(orphan.sid)
+
+        await self.delete_in(account, remove)
 
 
 def _declared(spec: MessagingServiceSpec, desired: DesiredService) -> set[str]:

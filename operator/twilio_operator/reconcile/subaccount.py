@@ -84,6 +84,10 @@ class SubaccountKind:
     def finalizer_needed(spec: dict[str, Any]) -> bool:
         return SubaccountKind.deletion_policy(spec) in SUSPEND_POLICIES
 
+    async def delete_orphans(self, resource: Resource, since: datetime.datetime) -> None:
+        # Suspending or closing a subaccount found by name alone is too drastic: left for a person.
+        return None
+
     async def delete(self, resource: Resource, sid: str, policy: str) -> None:
         target = SUSPEND_POLICIES.get(policy)
         if target is None:
