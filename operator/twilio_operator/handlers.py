@@ -17,7 +17,7 @@ from .kube.ingress import IngressDirectory
 from .reconcile.apikey import ApiKeyKind
 from .reconcile.managed import Reconciler
 from .reconcile.messagingservice import MessagingServiceKind, ingress_names
-from .reconcile.model import CREATE_SUCCEEDED, EXTERNAL_NAME, ManagedKind, Resource
+from .reconcile.model import EXTERNAL_NAME, ManagedKind, Resource
 from .reconcile.references import ClaimRegistry, SubaccountDirectory
 from .reconcile.scheduler import DriftScheduler
 from .reconcile.subaccount import SubaccountKind
@@ -190,9 +190,8 @@ def _register_kind(
         scheduler.track(uid, None if gone else kopf.Body(obj))
         annotations = meta.get("annotations") or {}
         sid = None if gone else (annotations.get(EXTERNAL_NAME) or (obj.get("status") or {}).get("sid"))
-        state.claims.observe(
-            uid, sid, CREATE_SUCCEEDED in annotations, str(meta.get("creationTimestamp") or "")
-        )
+        settled = sid is not None and (obj.get("status") or {}).get("sid") == sid
+        state.claims.observe(uid, sid, settled, str(meta.get("creationTimestamp") or ""))
         if kind is MESSAGING_SERVICE:
             names = None if gone else ingress_names(dict(obj.get("spec") or {}))
             state.ingresses.refer(uid, str(meta.get("namespace")), names)

@@ -305,15 +305,21 @@ class Reconciler:
                 return adopted, False
         return await self._create(kind, resource, desired, external), True
 
-    def _check_claim(self, resource: Resource, sid: str) -> None:
-        """Refuse to manage a SID another object manages: adopting someone else's object by annotation."""
-        mine = Claim(
+    def _claim(self, resource: Resource, sid: str) -> Claim:
+        # Only status proves the operator settled on a SID for this object: users can write annotations,
+        # tenants are not granted the status subresource.
+        return Claim(
             resource.uid,
-            created=resource.annotations.get(CREATE_SUCCEEDED) is not None,
+            created=resource.status.get("sid") == sid,
             since=str(resource.body.metadata.get("creationTimestamp") or ""),
         )
-        owner = self.claims.owner(sid, mine)
-        if owner != resource.uid:
+
+    def owns(self, resource: Resource, sid: str) -> bool:
+        return self.claims.owner(sid, self._claim(resource, sid)) == resource.uid
+
+    def _check_claim(self, resource: Resource, sid: str) -> None:
+        """Refuse to manage a SID another object manages: adopting someone else's object by annotation."""
+        if not self.owns(resource, sid):
             message = f"{sid} is already managed by another object; one Twilio object has one owner"
             raise Outcome(
                 message,
@@ -330,7 +336,12 @@ class Reconciler:
         keep: set[str],
     ) -> Observed | None:
         """A previous pass meant to create and may have: find what it made before making anything."""
-        found = [o for o in await external.find(desired, pending - CLOCK_SKEW) if o.sid not in keep]
+        found = [
+            o
+            for o in await external.find(desired, pending - CLOCK_SKEW)
+            # What another object manages is never this object's lost create, whatever its name.
+            if o.sid not in keep and self.owns(resource, o.sid)
+        ]
         found.sort(key=lambda o: o.created_at or utcnow())
         adopted: Observed | None = None
         if external.adoptable and found:
@@ -396,6 +407,12 @@ class Reconciler:
             policy = kind.deletion_policy(resource.spec)
             if resource.annotations.get(PAUSED) == "true":
                 events.warning(resource.body, "DeletedWhilePaused", f"left {sid} in Twilio as it is")
+                return
+            if sid and not self.owns(resource, sid):
+                # A refused adopter: its deletion policy is not its to apply to someone else's object.
+                events.warning(
+                    resource.body, "NotOwner", f"{sid} is managed by another object: left as it is"
+                )
                 return
             pending = parse_time(resource.annotations.get(CREATE_PENDING))
             try:

@@ -1,0 +1,310 @@
+"""Every way a namespaced user could reach another tenant's Twilio objects, each refused with a reason.
+
+A namespace is a tenant. Tenant A owns a subaccount, a key and a service; tenant B (another namespace) tries
+to reach them: by reference name, by raw SID, by adopting A's SIDs with the external-name annotation (also
+after forging the operator's own bookkeeping annotation, and through a crash-interrupted create whose
+friendly name matches A's), and by naming a Secret that isn't the operator's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from chaos.control import KubeControl, TwilioSide
+
+from tests.resilience.conftest import Captured, make_namespace
+from tests.resilience.helpers import (
+    conditions,
+    keys_named,
+    manifest,
+    reason,
+    secret_data,
+    services_named,
+    subaccount,
+    wait_for,
+)
+from tests.resilience.helpers import ready as ready_for
+from twilio_operator.sandbox.kubectl import Kubectl
+from twilio_operator.sandbox.processes import OperatorProcess
+
+EXTERNAL_NAME = "twilio.operator.dev/external-name"
+CREATE_SUCCEEDED = "twilio.operator.dev/external-create-succeeded"
+
+
+@dataclass
+class Tenant:
+    namespace: str
+    sub: str  # subaccount SID
+    key: str  # key SID
+    service: str  # service SID
+    secret: dict[str, str]
+
+
+@pytest.fixture
+def tenant_a(kubectl: Kubectl, captured: Captured, operator: OperatorProcess) -> Tenant:
+    namespace = make_namespace(kubectl, "tenant-a", captured)
+    sub = subaccount(kubectl, namespace, "prod")
+    kubectl.apply(manifest("ApiKey", "app", subaccountRef={"name": "prod"}), namespace)
+    kubectl.apply(manifest("MessagingService", "alerts", subaccountRef={"name": "prod"}), namespace)
+    key = ready_for(kubectl, "apikey", "app", namespace, timeout=60)["status"]["sid"]
+    service = ready_for(kubectl, "messagingservice", "alerts", namespace, timeout=60)["status"]["sid"]
+    return Tenant(namespace, sub, key, service, secret_data(kubectl, "app", namespace) or {})
+
+
+@pytest.fixture
+def tenant_b(kubectl: Kubectl, captured: Captured) -> str:
+    return make_namespace(kubectl, "tenant-b", captured)
+
+
+def adopt(kind: str, name: str, sid: str, extra: dict[str, str] | None = None, **spec: Any) -> str:
+    body = json.loads(manifest(kind, name, **spec))
+    body["metadata"]["annotations"] = {EXTERNAL_NAME: sid, **(extra or {})}
+    return json.dumps(body)
+
+
+def account(twilio: TwilioSide, sid: str) -> dict[str, Any]:
+    return next(a for a in twilio.state()["accounts"] if a["sid"] == sid)
+
+
+def touched(twilio: TwilioSide, seq: int, sid: str) -> list[str]:
+    """Writes to Twilio since `seq` that name `sid` in their path."""
+    return [
+        f"{r['method']} {r['path']}" for r in twilio.requests_since(seq) if r["write"] and sid in r["path"]
+    ]
+
+
+def assert_a_intact(twilio: TwilioSide, kubectl: Kubectl, a: Tenant) -> None:
+    held = account(twilio, a.sub)
+    assert held["status"] == "active" and held["friendly_name"] == f"{a.namespace}/prod", held
+    assert a.service in services_named(twilio, f"{a.namespace}/alerts")
+    assert twilio.authenticates(a.secret), "tenant A's key no longer works"
+    for kind, name in (("twiliosubaccount", "prod"), ("apikey", "app"), ("messagingservice", "alerts")):
+        ready_for(kubectl, kind, name, a.namespace, timeout=30)
+
+
+# --- references --------------------------------------------------------------------------------------------
+
+
+def test_a_same_named_subaccount_in_another_namespace_is_never_used(
+    kubectl: Kubectl, twilio: TwilioSide, tenant_a: Tenant, tenant_b: str
+) -> None:
+    # subaccountRef has only a name (no namespace field to point elsewhere): B's "prod" means B's own.
+    kubectl.apply(manifest("ApiKey", "app", subaccountRef={"name": "prod"}), tenant_b)
+    kubectl.apply(manifest("MessagingService", "alerts", subaccountRef={"name": "prod"}), tenant_b)
+    reason(kubectl, "apikey", "app", tenant_b, "Ready", "WaitingForSubaccount")
+    reason(kubectl, "messagingservice", "alerts", tenant_b, "Ready", "WaitingForSubaccount")
+    assert keys_named(twilio, f"{tenant_b}/app") == [] and services_named(twilio, f"{tenant_b}/alerts") == []
+    b_sub = subaccount(kubectl, tenant_b, "prod")
+    key = ready_for(kubectl, "apikey", "app", tenant_b, timeout=60)
+    service = ready_for(kubectl, "messagingservice", "alerts", tenant_b, timeout=60)
+    assert key["status"]["accountSid"] == service["status"]["accountSid"] == b_sub != tenant_a.sub
+    # And the reference cannot name another namespace: the CRD gives it no field to.
+    crd = json.loads(kubectl.run("get", "crd", "apikeys.twilio.operator.dev", "-o", "json").stdout)
+    ref = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    assert set(ref["subaccountRef"]["properties"]) == {"name"}
+
+
+@pytest.mark.parametrize("kind", ["ApiKey", "MessagingService"])
+def test_another_tenants_real_account_sid_is_forbidden_without_the_allow_flag(
+    kubectl: Kubectl, twilio: TwilioSide, tenant_a: Tenant, tenant_b: str, kind: str
+) -> None:
+    seq = twilio.last_seq()
+    kubectl.apply(manifest(kind, "raw", accountSid=tenant_a.sub), tenant_b)
+    cond = reason(kubectl, kind.lower(), "raw", tenant_b, "Synced", "Forbidden")
+    assert "allow-raw-account-sid" in cond["message"]
+    assert [r["path"] for r in twilio.requests_since(seq) if tenant_a.sub in r["path"]] == []
+
+
+# --- adoption by annotation --------------------------------------------------------------------------------
+
+
+def test_adopting_another_tenants_subaccount_is_refused_and_changes_nothing(
+    kubectl: Kubectl, twilio: TwilioSide, tenant_a: Tenant, tenant_b: str
+) -> None:
+    seq = twilio.last_seq()
+    kubectl.apply(
+        adopt("TwilioSubaccount", "mine", tenant_a.sub, friendlyName="stolen", state="Suspended"), tenant_b
+    )
+    cond = reason(kubectl, "twiliosubaccount", "mine", tenant_b, "Synced", "AlreadyManaged")
+    assert tenant_a.sub in cond["message"]
+    assert touched(twilio, seq, tenant_a.sub) == []
+    assert_a_intact(twilio, kubectl, tenant_a)
+
+
+def test_deleting_a_refused_adopter_never_closes_the_owners_subaccount(
+    kubectl: Kubectl, twilio: TwilioSide, tenant_a: Tenant, tenant_b: str
+) -> None:
+    kubectl.apply(adopt("TwilioSubaccount", "mine", tenant_a.sub, deletionPolicy="Close"), tenant_b)
+    reason(kubectl, "twiliosubaccount", "mine", tenant_b, "Synced", "AlreadyManaged")
+    seq = twilio.last_seq()
+    kubectl.run("delete", "twiliosubaccount", "mine", "-n", tenant_b, "--wait=true", "--timeout=60s")
+    assert touched(twilio, seq, tenant_a.sub) == [], "a refused adopter's deletion policy was applied"
+    assert_a_intact(twilio, kubectl, tenant_a)
+
+
+def test_a_forged_bookkeeping_annotation_does_not_win_the_claim(
+    kubectl: Kubectl, twilio: TwilioSide, tenant_b: str, captured: Captured, operator: OperatorProcess
+) -> None:
+    # B's object is older than A's: if B can pass itself off as the creator, age decides the claim.
+    subaccount(kubectl, tenant_b, "early")
+    namespace_a = make_namespace(kubectl, "tenant-a", captured)
+    a_sub = subaccount(kubectl, namespace_a, "prod")
+    seq = twilio.last_seq()
+    forged = {EXTERNAL_NAME: a_sub, CREATE_SUCCEEDED: "2020-01-01T00:00:00Z"}
+    kubectl.run(
+        "annotate",
+        "--overwrite",
+        "twiliosubaccount",
+        "early",
+        "-n",
+        tenant_b,
+        *(f"{k}={v}" for k, v in forged.items()),
+    )
+
+    def decided() -> tuple[dict[str, Any], dict[str, Any]] | None:
+        b = conditions(kubectl.get("twiliosubaccount", "early", tenant_b)).get("Synced", {})
+        a = conditions(kubectl.get("twiliosubaccount", "prod", namespace_a)).get("Synced", {})
+        return (b, a) if "AlreadyManaged" in (b.get("reason"), a.get("reason")) else None
+
+    b_synced, a_synced = wait_for(decided, 30, what="one of the two claimants refused")
+    writes = touched(twilio, seq, a_sub)
+    held = account(twilio, a_sub)
+    assert b_synced.get("reason") == "AlreadyManaged" and not writes, (
+        f"B won A's subaccount with a forged {CREATE_SUCCEEDED}: B Synced={b_synced.get('reason')}, "
+        f"A Synced={a_synced.get('reason')} ({a_synced.get('message')}); writes to A's subaccount: {writes}; "
+        f"A's subaccount in Twilio now: {held}"
+    )
+    assert held["friendly_name"] == f"{namespace_a}/prod"
+
+
+@pytest.mark.parametrize("kind", ["ApiKey", "MessagingService"])
+def test_adopting_another_tenants_key_or_service_is_refused_and_deleting_it_changes_nothing(
+    kubectl: Kubectl, twilio: TwilioSide, tenant_a: Tenant, tenant_b: str, kind: str
+) -> None:
+    subaccount(kubectl, tenant_b, "prod")
+    target = tenant_a.key if kind == "ApiKey" else tenant_a.service
+    seq = twilio.last_seq()
+    kubectl.apply(adopt(kind, "mine", target, subaccountRef={"name": "prod"}), tenant_b)
+    refused = {"CannotAdopt", "AlreadyManaged", "ExternalNotFound"}
+
+    def refusal() -> dict[str, Any] | None:
+        cond = conditions(kubectl.get(kind.lower(), "mine", tenant_b)).get("Synced")
+        return cond if cond and cond["reason"] in refused else None
+
+    cond = wait_for(refusal, 30, what=f"a refusal ({refused})")
+    assert cond["status"] == "False"
+    kubectl.run("delete", kind.lower(), "mine", "-n", tenant_b, "--wait=true", "--timeout=60s")
+    assert touched(twilio, seq, target) == []
+    assert_a_intact(twilio, kubectl, tenant_a)
+
+
+def test_a_crash_interrupted_create_never_adopts_another_tenants_subaccount(
+    kubectl: Kubectl, twilio: TwilioSide, tenant_a: Tenant, tenant_b: str, operator: OperatorProcess
+) -> None:
+    # B names its subaccount like A's (friendly names are free text). If B's create is interrupted, the
+    # recovery looks Twilio up by that name: it must find only what B made, never A's.
+    seq = twilio.last_seq()
+    spec: dict[str, Any] = {
+        "friendlyName": f"{tenant_a.namespace}/prod",
+        "state": "Suspended",
+        "deletionPolicy": "Close",
+    }
+    twilio.fault(operation="CreateAccount", kind="commit_then_hang", times=1)
+    kubectl.apply(manifest("TwilioSubaccount", "lookalike", **spec), tenant_b)
+    wait_for(
+        lambda: len(twilio.subaccounts(f"{tenant_a.namespace}/prod")) == 2, 30, what="B's create in Twilio"
+    )
+    operator.kill()
+    twilio.clear_faults()
+    operator.start()
+    wait_for(
+        lambda: (c := conditions(kubectl.get("twiliosubaccount", "lookalike", tenant_b)).get("Synced")) and c,
+        60,
+        what="B's subaccount to be reconciled",
+    )
+    recorded = (kubectl.get("twiliosubaccount", "lookalike", tenant_b) or {})["metadata"]["annotations"]
+    writes = touched(twilio, seq, tenant_a.sub)
+    assert recorded.get(EXTERNAL_NAME) != tenant_a.sub and not writes, (
+        f"B's crash recovery adopted A's subaccount {tenant_a.sub} (B's external-name: "
+        f"{recorded.get(EXTERNAL_NAME)}); writes to it: {writes}; A's subaccount now: "
+        f"{account(twilio, tenant_a.sub)}"
+    )
+    obj = ready_for(kubectl, "twiliosubaccount", "lookalike", tenant_b, timeout=60)
+    assert obj["status"]["sid"] != tenant_a.sub
+    kubectl.run("delete", "twiliosubaccount", "lookalike", "-n", tenant_b, "--wait=true", "--timeout=60s")
+    assert_a_intact(twilio, kubectl, tenant_a)
+
+
+# --- Secrets that are not the operator's ----------------------------------------------------------
+
+
+def unmanaged_secret(name: str, labels: dict[str, str] | None = None) -> str:
+    metadata: dict[str, Any] = {"name": name, **({"labels": labels} if labels else {})}
+    return json.dumps(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "stringData": {"mine": "yes"}}
+    )
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [None, {"app.kubernetes.io/managed-by": "twilio-operator"}],
+    ids=["plain", "forged-managed-by-label"],
+)
+def test_a_key_secret_name_colliding_with_an_unmanaged_secret_is_never_overwritten(
+    kubectl: Kubectl, twilio: TwilioSide, namespace: str, labels: dict[str, str] | None
+) -> None:
+    subaccount(kubectl, namespace)
+    kubectl.apply(unmanaged_secret("taken", labels), namespace)
+    seq = twilio.last_seq()
+    kubectl.apply(manifest("ApiKey", "app", subaccountRef={"name": "sub"}, secretName="taken"), namespace)
+    reason(kubectl, "apikey", "app", namespace, "Synced", "SecretConflict")
+    assert secret_data(kubectl, "taken", namespace) == {"mine": "yes"}
+    assert not [
+        r for r in twilio.requests_since(seq) if r["operation"] in ("CreateNewKey", "CreateNewApiKey")
+    ]
+
+
+def test_a_key_secret_name_colliding_with_another_keys_secret_is_never_overwritten(
+    kubectl: Kubectl, twilio: TwilioSide, namespace: str
+) -> None:
+    subaccount(kubectl, namespace)
+    kubectl.apply(manifest("ApiKey", "first", subaccountRef={"name": "sub"}), namespace)
+    ready_for(kubectl, "apikey", "first", namespace, timeout=60)
+    before = secret_data(kubectl, "first", namespace) or {}
+    kubectl.apply(manifest("ApiKey", "second", subaccountRef={"name": "sub"}, secretName="first"), namespace)
+    reason(kubectl, "apikey", "second", namespace, "Synced", "SecretConflict")
+    assert secret_data(kubectl, "first", namespace) == before
+    assert twilio.authenticates(before)
+
+
+def test_a_secret_replaced_by_the_user_is_never_overwritten(
+    kubectl: Kubectl, twilio: TwilioSide, namespace: str
+) -> None:
+    subaccount(kubectl, namespace)
+    kubectl.apply(manifest("ApiKey", "app", subaccountRef={"name": "sub"}), namespace)
+    ready_for(kubectl, "apikey", "app", namespace, timeout=60)
+    kubectl.run("delete", "secret", "app", "-n", namespace)
+    kubectl.apply(unmanaged_secret("app"), namespace)
+    kubectl.run(
+        "annotate",
+        "--overwrite",
+        "apikey",
+        "app",
+        "-n",
+        namespace,
+        "twilio.operator.dev/reconcile-requested-at=1",
+    )
+    reason(kubectl, "apikey", "app", namespace, "Synced", "SecretConflict")
+    assert secret_data(kubectl, "app", namespace) == {"mine": "yes"}
+
+
+def test_a_credentials_secret_colliding_with_an_unmanaged_secret_is_never_overwritten(
+    kubectl: Kubectl, twilio: TwilioSide, namespace: str, kube: KubeControl, operator: OperatorProcess
+) -> None:
+    kubectl.apply(unmanaged_secret("creds"), namespace)
+    kubectl.apply(manifest("TwilioSubaccount", "sub", credentialsSecretRef={"name": "creds"}), namespace)
+    reason(kubectl, "twiliosubaccount", "sub", namespace, "Synced", "SecretConflict")
+    assert secret_data(kubectl, "creds", namespace) == {"mine": "yes"}
