@@ -46,7 +46,8 @@ class Settings(BaseSettings):
         default=20.0, ge=0, description="Seconds a child waits in memory for its subaccount to become Ready."
     )
     account_concurrency: int = Field(default=8, ge=1, description="Concurrent Twilio calls per account.")
-    rate_limit: float = Field(default=100.0, gt=0, description="Twilio requests per second, all accounts.")
+    # Twilio's documented limit is per account (the pacer's concurrency); this is only a safety cap.
+    rate_limit: float = Field(default=1000.0, gt=0, description="Twilio requests per second, all accounts.")
     max_retries: int = Field(default=5, ge=0, description="Retries of a rate-limited or failed call.")
     backoff_base: float = Field(default=0.5, gt=0, description="First retry delay, seconds.")
     backoff_max: float = Field(default=30.0, gt=0, description="Largest retry delay, seconds.")

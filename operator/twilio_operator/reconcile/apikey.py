@@ -181,8 +181,19 @@ class ApiKeyKind(ChildKind):
             observed = await keys.observe(current)
             await journal.record(resource, current, created=False)
 
+        # A replacement whose secret was stored but whose status never was: it is done, record it so.
+        finished = bool(
+            not created and current and current != observed.sid and self._secret_holds(desired, observed.sid)
+        )
+        if finished:
+            if previous and previous != current:
+                await keys.delete(previous)
+            previous, expires, rotated = current, now + grace, True
+
         if created:
             await self._write_secret(resource, desired, observed)
+        elif finished:
+            pass
         elif not self._secret_holds(desired, observed.sid):
             # A key the status never reported as current never had its secret stored: replacing it is
             # finishing its creation, not recovering a lost Secret.

@@ -130,6 +130,12 @@ class Reconciler:
 
     async def reconcile(self, kind: ManagedKind[D], resource: Resource, retry: int = 0) -> None:
         async with self.locks.hold(resource.uid):
+            # Under load kopf hands over a body seconds old, older than this process's own last writes (a
+            # recorded SID, a stored Secret): acting on it would create twice. Re-read under the lock.
+            fresh = await self.kube.get(self._path(resource))
+            if fresh is None or fresh["metadata"].get("uid") != resource.uid:
+                return
+            resource = Resource(kopf.Body(cast(kopf.RawBody, fresh)), resource.patch, resource.logger)
             try:
                 await self._reconcile(kind, resource, retry)
             finally:
