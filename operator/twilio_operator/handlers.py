@@ -130,9 +130,16 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         obj = event["object"]
         meta = obj.get("metadata") or {}
         deleted = event["type"] == "DELETED"
-        state.directory.observe(
-            str(meta.get("namespace")), str(meta.get("name")), None if deleted else dict(obj)
-        )
+        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+        flipped = state.directory.observe(namespace, name, None if deleted else dict(obj))
+        if flipped and state.runtime is not None:
+            # Suspended or resumed: its keys and services learn it now, not at their next drift pass.
+            def child(body: kopf.Body) -> bool:
+                ref = (body.get("spec") or {}).get("subaccountRef") or {}
+                return body.metadata.namespace == namespace and ref.get("name") == name
+
+            for plural in (API_KEY.plural, MESSAGING_SERVICE.plural):
+                state.runtime.schedulers[plural].kick_where(child)
 
     @kopf.on.event("networking.k8s.io", "v1", "ingresses", registry=registry)
     async def ingress_seen(event: kopf.RawEvent, **_: Any) -> None:

@@ -72,6 +72,27 @@ def test_waits_for_its_subaccount(kubectl: Kubectl, namespace: str, operator: Op
     helpers.ready(kubectl, KIND, "early", namespace, timeout=40)
 
 
+def test_keys_and_services_of_a_suspended_subaccount_say_so_and_recover_when_it_is_active(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    with_subaccount(kubectl, namespace)
+    kubectl.apply(key_manifest("held"), namespace)
+    kubectl.apply(helpers.manifest("MessagingService", "held-svc", subaccountRef={"name": "sub"}), namespace)
+    helpers.ready(kubectl, KIND, "held", namespace)
+    helpers.ready(kubectl, "messagingservice", "held-svc", namespace)
+    seq = twilio.last_seq()
+    kubectl.apply(helpers.manifest("TwilioSubaccount", "sub", state="Suspended"), namespace)
+    # Told at once (not at the next drift pass), without a single call Twilio would refuse.
+    for kind, name in ((KIND, "held"), ("messagingservice", "held-svc")):
+        cond = helpers.reason(kubectl, kind, name, namespace, "Synced", "SubaccountSuspended")
+        assert "TwilioSubaccount sub is Suspended" in cond["message"]
+    refused = [r for r in twilio.requests_since(seq) if r["status"] in (401, 403)]
+    assert refused == []
+    kubectl.apply(helpers.manifest("TwilioSubaccount", "sub", state="Active"), namespace)
+    helpers.ready(kubectl, KIND, "held", namespace, timeout=20)
+    helpers.ready(kubectl, "messagingservice", "held-svc", namespace, timeout=20)
+
+
 def test_parent_account_and_raw_sid_are_refused_without_the_allow_flags(
     kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
 ) -> None:

@@ -80,6 +80,8 @@ def with_conditions(obj: dict[str, Any], **conditions: tuple[str, str]) -> dict[
         (("False", "Unavailable"), ("False", "InvalidSpec"), "Degraded"),
         # A drift pass that hit a 503 on an object that exists: still transient.
         (("True", "Available"), ("False", "ReconcileError"), "Progressing"),
+        (("True", "Available"), ("False", "UnexpectedResponse"), "Progressing"),
+        (("False", "SubaccountSuspended"), ("False", "SubaccountSuspended"), "Suspended"),
         (("False", "Creating"), ("True", "ReconcileSuccess"), "Progressing"),
         (("Unknown", "Creating"), ("True", "ReconcileSuccess"), "Progressing"),
     ],

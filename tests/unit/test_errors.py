@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import pytest
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.response import Response
 
 from twilio_operator.twilio import errors as e
+from twilio_operator.twilio import shapes
 
 
 def rest(status: int, code: int | None) -> TwilioRestException:
@@ -47,3 +48,38 @@ def test_html_error_pages_degrade_to_a_short_message() -> None:
 def test_unknown_exceptions_are_not_swallowed() -> None:
     with pytest.raises(ZeroDivisionError):
         e.classify(ZeroDivisionError())
+
+
+def test_problem_details_answers_are_classified_by_their_status() -> None:
+    problem = TwilioServiceException(
+        type_uri="https://www.twilio.com/docs/errors/20404",
+        title="Not Found",
+        status=404,
+        code=20404,
+        detail="The requested resource was not found",
+    )
+    classified = e.classify(problem)
+    assert isinstance(classified, e.NotFound)
+    assert classified.message == "The requested resource was not found"
+
+
+class _Answer:
+    def __init__(self, **fields: object) -> None:
+        self.__dict__.update(fields)
+
+
+def test_an_answer_without_a_valid_sid_is_refused_before_it_can_be_recorded() -> None:
+    for sid in (None, "None", "AC123", "SK" + "0" * 32):
+        with pytest.raises(e.UnexpectedResponse, match="without a valid AC SID"):
+            shapes.sid(_Answer(sid=sid), "AC", "subaccount")
+    assert shapes.sid(_Answer(sid="AC" + "a" * 32), "AC", "subaccount") == "AC" + "a" * 32
+
+
+def test_missing_fields_and_unknown_values_are_named() -> None:
+    with pytest.raises(e.UnexpectedResponse, match="missing friendly_name"):
+        shapes.required(
+            _Answer(friendly_name=None, status="active"), "subaccount", ("friendly_name", "status")
+        )
+    with pytest.raises(e.UnexpectedResponse, match="status is 'frozen'"):
+        shapes.one_of(_Answer(status="frozen"), "subaccount", "status", ("active", "closed"))
+    assert isinstance(e.UnexpectedResponse("x"), e.Transient)

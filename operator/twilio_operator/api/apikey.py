@@ -12,6 +12,7 @@ from .common import (
     DURATION_PATTERN,
     FRIENDLY_NAME_MAX,
     KEY_SID_PATTERN,
+    NONZERO_DURATION_PATTERN,
     OBJECT_NAME_PATTERN,
     DeletionPolicy,
     LocalObjectReference,
@@ -38,7 +39,7 @@ class KeyRotation(Model):
     """Scheduled rotation of the key."""
 
     every: str = Field(
-        pattern=DURATION_PATTERN,
+        pattern=NONZERO_DURATION_PATTERN,
         description="How often a new key replaces the current one, e.g. 720h or 30d.",
     )
     grace_period: str | None = Field(

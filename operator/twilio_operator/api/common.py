@@ -17,6 +17,8 @@ E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
 # Go-style durations as kubectl users write them: 90s, 15m, 12h, 30d, 1h30m.
 DURATION_PATTERN = r"^([0-9]+(s|m|h|d))+$"
+# The same with at least one non-zero part: an interval of 0s would mean "always".
+NONZERO_DURATION_PATTERN = r"^([0-9]+(s|m|h|d))*0*[1-9][0-9]*(s|m|h|d)([0-9]+(s|m|h|d))*$"
 FRIENDLY_NAME_MAX = 64
 
 

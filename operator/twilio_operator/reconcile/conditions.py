@@ -15,10 +15,12 @@ CREATING = "Creating"
 DELETING = "Deleting"
 UNAVAILABLE = "Unavailable"
 WAITING_FOR_SUBACCOUNT = "WaitingForSubaccount"
+SUBACCOUNT_SUSPENDED = "SubaccountSuspended"
 
 # Synced reasons
 RECONCILE_SUCCESS = "ReconcileSuccess"
 RECONCILE_ERROR = "ReconcileError"
+UNEXPECTED_RESPONSE = "UnexpectedResponse"
 RECONCILE_PAUSED = "ReconcilePaused"
 INVALID_SPEC = "InvalidSpec"
 FORBIDDEN = "Forbidden"

@@ -18,9 +18,9 @@ from typing import Any, TypeVar, cast
 import kopf
 
 from ..kube import events
-from ..kube.client import KubeClient, KubeError, resource_path
+from ..kube.client import KubeClient, KubeError, NotFoundError, resource_path
 from ..settings import Settings
-from ..twilio.errors import AuthError, NotFound, RateLimited, Terminal, TwilioError
+from ..twilio.errors import AuthError, NotFound, RateLimited, Terminal, TwilioError, UnexpectedResponse
 from ..twilio.gateway import backoff
 from . import conditions as c
 from .model import (
@@ -115,10 +115,14 @@ class Reconciler:
 
     async def annotate(self, resource: Resource, annotations: dict[str, str | None]) -> None:
         """Write annotations now, not at the end of the pass: they are the leak-proof create's journal."""
+        await self._patch(self._path(resource), {"metadata": {"annotations": annotations}})
+
+    async def _patch(self, path: str, body: dict[str, Any]) -> None:
+        """A merge patch, retried on conflicts and API-server errors (a merge patch is safe to repeat)."""
         attempt = 0
         while True:
             try:
-                await self.kube.merge_patch(self._path(resource), {"metadata": {"annotations": annotations}})
+                await self.kube.merge_patch(path, body)
                 return
             except KubeError as error:
                 if attempt >= 3 or (error.status < 500 and error.status != 409):
@@ -148,8 +152,13 @@ class Reconciler:
         act on the previous pass's status (and, say, rotate a key twice).
         """
         status = resource.patch.pop("status", None)
-        if status:
-            await self.kube.merge_patch(self._path(resource) + "/status", {"status": status})
+        if not status:
+            return
+        try:
+            await self._patch(self._path(resource) + "/status", {"status": status})
+        except NotFoundError:
+            # The object was deleted during the pass: there is nobody left to report to.
+            return
 
     async def drift_pass(self, kind: ManagedKind[D], body: kopf.Body) -> float | None:
         """A pass outside kopf's handlers (the drift timer); returns a retry delay, or None when settled."""
@@ -215,7 +224,10 @@ class Reconciler:
                 updates[c.READY] = c.Cond.false(c.UNAVAILABLE, "the Twilio object could not be created")
         except (TwilioError, KubeError) as error:
             message = _describe(error) if isinstance(error, TwilioError) else f"Kubernetes API: {error}"
-            updates[c.SYNCED] = c.Cond.false(c.RECONCILE_ERROR, message)
+            unexpected = isinstance(error, UnexpectedResponse)
+            updates[c.SYNCED] = c.Cond.false(
+                c.UNEXPECTED_RESPONSE if unexpected else c.RECONCILE_ERROR, message
+            )
             if not resource.status.get("sid") and "sid" not in status:
                 updates[c.READY] = c.Cond.false(c.CREATING, "waiting for Twilio")
             requeue = backoff(retry, self.settings.backoff_base * 4, self.settings.backoff_max)
@@ -232,7 +244,7 @@ class Reconciler:
         """Publish conditions right away (a pass about to wait for something), via the status subresource."""
         updates = {k: v for k, v in ((c.READY, outcome.ready), (c.SYNCED, outcome.synced)) if v is not None}
         conditions = c.merge(resource.status.get("conditions"), updates, resource.generation)
-        await self.kube.merge_patch(self._path(resource) + "/status", {"status": {"conditions": conditions}})
+        await self._patch(self._path(resource) + "/status", {"status": {"conditions": conditions}})
 
     def due_in(
         self, kind: ManagedKind[Any], body: kopf.Body, synced: datetime.datetime | None = None

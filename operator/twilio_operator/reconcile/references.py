@@ -16,6 +16,12 @@ from .model import Outcome
 class SubaccountEntry:
     sid: str | None
     ready: bool
+    suspended: bool = False
+
+    @property
+    def usable(self) -> bool:
+        """Whether children can be managed in it now: Twilio refuses a suspended account's credentials."""
+        return self.ready and bool(self.sid) and not self.suspended
 
 
 class SubaccountDirectory:
@@ -28,27 +34,32 @@ class SubaccountDirectory:
         self._entries: dict[tuple[str, str], SubaccountEntry] = {}
         self._changed: dict[tuple[str, str], asyncio.Event] = {}
 
-    def observe(self, namespace: str, name: str, body: dict[str, Any] | None) -> None:
+    def observe(self, namespace: str, name: str, body: dict[str, Any] | None) -> bool:
+        """Record a watch event; True when the subaccount was suspended or resumed by it."""
         key = (namespace, name)
+        before = self._entries.get(key)
         if body is None:
             self._entries.pop(key, None)
         else:
             status = body.get("status") or {}
             ready = c.is_true(status, c.READY) and not body.get("metadata", {}).get("deletionTimestamp")
-            self._entries[key] = SubaccountEntry(sid=status.get("sid"), ready=ready)
+            suspended = status.get("state") == "suspended"
+            self._entries[key] = SubaccountEntry(sid=status.get("sid"), ready=ready, suspended=suspended)
         event = self._changed.pop(key, None)
         if event is not None:
             event.set()
+        after = self._entries.get(key)
+        return before is not None and after is not None and before.suspended != after.suspended
 
     def get(self, namespace: str, name: str) -> SubaccountEntry | None:
         return self._entries.get((namespace, name))
 
-    async def wait_ready(self, namespace: str, name: str, seconds: float) -> SubaccountEntry | None:
+    async def wait_usable(self, namespace: str, name: str, seconds: float) -> SubaccountEntry | None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while True:
             entry = self.get(namespace, name)
-            if entry is not None and entry.ready and entry.sid:
+            if entry is not None and entry.usable:
                 return entry
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -97,18 +108,29 @@ async def resolve_account(
             )
         return settings.credentials()[0]
     entry = directory.get(namespace, ref)
-    if entry is not None and entry.ready and entry.sid:
+    if entry is not None and entry.usable and entry.sid:
         return entry.sid
-    message = f"waiting for TwilioSubaccount {ref} to be Ready"
-    waiting = Outcome(
-        message,
-        ready=c.Cond.false(c.WAITING_FOR_SUBACCOUNT, message),
-        synced=c.Cond.false(c.RECONCILE_ERROR, message),
-        retry=5.0,
-    )
-    # Say so now, then wait in memory: the subaccount usually becomes Ready within seconds.
+    if entry is not None and entry.ready and entry.suspended:
+        message = (
+            f"TwilioSubaccount {ref} is Suspended: nothing in it can be managed until it is Active again"
+        )
+        waiting = Outcome(
+            message,
+            ready=c.Cond.false(c.SUBACCOUNT_SUSPENDED, message),
+            synced=c.Cond.false(c.SUBACCOUNT_SUSPENDED, message),
+            retry=30.0,
+        )
+    else:
+        message = f"waiting for TwilioSubaccount {ref} to be Ready"
+        waiting = Outcome(
+            message,
+            ready=c.Cond.false(c.WAITING_FOR_SUBACCOUNT, message),
+            synced=c.Cond.false(c.RECONCILE_ERROR, message),
+            retry=5.0,
+        )
+    # Say so now, then wait in memory: the subaccount usually becomes Ready (or Active) within seconds.
     await announce(waiting)
-    entry = await directory.wait_ready(namespace, ref, wait)
+    entry = await directory.wait_usable(namespace, ref, wait)
     if entry is None or not entry.sid:
         raise waiting
     return entry.sid

@@ -53,6 +53,12 @@ class DriftScheduler:
         if uid in self._bodies:
             self._schedule(uid, 0.0, keep_earlier=True)
 
+    def kick_where(self, wanted: Callable[[kopf.Body], bool]) -> None:
+        """Run a pass now for every tracked object `wanted` picks."""
+        for uid, body in list(self._bodies.items()):
+            if wanted(body):
+                self.kick(uid)
+
     def _schedule(self, uid: str, delay: float, keep_earlier: bool = False) -> None:
         at = time.monotonic() + max(delay, 0.0)
         current = self._next.get(uid)

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..reconcile import conditions as c
 from ..reconcile.model import Observed, Outcome
+from . import shapes
 from .errors import NotFound
 from .gateway import TwilioGateway
 
@@ -22,9 +23,12 @@ class DesiredAccount:
 
 
 def observed_account(account: Any) -> Observed:
+    sid = shapes.sid(account, "AC", "subaccount")
+    shapes.required(account, "subaccount", ("friendly_name", "owner_account_sid"))
+    shapes.one_of(account, "subaccount", "status", ("active", "suspended", "closed"))
     created = account.date_created if isinstance(account.date_created, datetime.datetime) else None
     return Observed(
-        sid=str(account.sid),
+        sid=sid,
         data={
             "friendly_name": account.friendly_name,
             "status": account.status,

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import aiohttp
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 
 # Twilio error codes that mean "the request is wrong or not allowed", never fixed by retrying.
 CLOSED_ACCOUNT_CODES = frozenset({21479, 20005, 10001, 20403})
@@ -45,6 +45,10 @@ class RateLimited(TwilioError):
 
 class Transient(TwilioError):
     """5xx, timeouts and connection failures: retry later; a create may or may not have happened."""
+
+
+class UnexpectedResponse(Transient):
+    """An answer without what every answer of its kind carries (a SID, a required field, a known status)."""
 
 
 class AuthError(TwilioError):
@@ -96,6 +100,9 @@ def classify(error: BaseException) -> TwilioError:
     if isinstance(error, TwilioRestException):
         headers = getattr(error, "details", None)
         return _from_status(int(error.status), error.code, str(error.msg), headers)
+    if isinstance(error, TwilioServiceException):
+        # RFC 9457 problem details, which newer Twilio APIs answer with.
+        return _from_status(int(error.status), error.code, str(error.detail or error.title or ""))
     if isinstance(error, TwilioException):
         response = error.args[1] if len(error.args) > 1 else None
         status = getattr(response, "status_code", None)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..reconcile.model import Observed, Outcome
+from . import shapes
 from .errors import NotFound
 from .gateway import TwilioGateway
 
@@ -25,10 +26,12 @@ class DesiredKey:
 
 
 def _observed(key: Any, policy: Any = None) -> Observed:
+    sid = shapes.sid(key, "SK", "key")
+    shapes.required(key, "key", ("friendly_name",))
     created = key.date_created if isinstance(key.date_created, datetime.datetime) else None
     secret = getattr(key, "secret", None)
     return Observed(
-        sid=str(key.sid),
+        sid=sid,
         data={"friendly_name": key.friendly_name, "policy": policy},
         created_at=created,
         secrets={"secret": str(secret)} if secret else {},

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..reconcile.model import Observed, Outcome
+from . import shapes
 from .errors import NotFound
 from .gateway import TwilioGateway
 
@@ -58,11 +59,13 @@ def _same(want: Any, have: Any) -> bool:
 
 
 def _observed(service: Any) -> Observed:
+    sid = shapes.sid(service, "MG", "Messaging Service")
+    shapes.required(service, "Messaging Service", ("friendly_name", "account_sid"))
     created = service.date_created if isinstance(service.date_created, datetime.datetime) else None
     data = {name: getattr(service, name, None) for name in SETTING_DEFAULTS}
     data["friendly_name"] = service.friendly_name
     data["account_sid"] = service.account_sid
-    return Observed(sid=str(service.sid), data=data, created_at=created)
+    return Observed(sid=sid, data=data, created_at=created)
 
 
 class Services:

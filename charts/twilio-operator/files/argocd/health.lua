@@ -5,8 +5,11 @@
 --   no conditions yet, or set for an older generation
 --                                                   Progressing  (the operator has not acted on this spec)
 --   Synced=False ReconcilePaused                    Suspended    (the twilio.operator.dev/paused annotation)
+--   Synced=False SubaccountSuspended                Suspended    (a key or service of a Suspended subaccount)
 --   Synced=False ReconcileError                     Progressing  (transient: Twilio 5xx/429, timeouts, and
 --                                                                 waiting for the subaccount; retried)
+--   Synced=False UnexpectedResponse                 Progressing  (an answer Twilio should not have given;
+--                                                                 nothing changed, retried)
 --   Synced=False IngressNotFound                    Progressing  (waiting for the Ingress to be created)
 --   Synced=False, any other reason                  Degraded     (terminal: the spec, Twilio or a person must
 --                                                                 change something; no retry will fix it)
@@ -17,7 +20,8 @@
 --
 -- Plain Lua 5.1 only (Argo CD runs gopher-lua); tests/packaging/test_argocd_health.py runs it in Lua 5.1.
 
-local TRANSIENT = { ReconcileError = true, IngressNotFound = true }
+local TRANSIENT = { ReconcileError = true, IngressNotFound = true, UnexpectedResponse = true }
+local SUSPENDED = { ReconcilePaused = true, SubaccountSuspended = true }
 
 local hs = {}
 
@@ -72,7 +76,7 @@ if ready == nil and synced == nil then
   return hs
 end
 
-if synced ~= nil and synced.status == "False" and synced.reason == "ReconcilePaused" then
+if synced ~= nil and synced.status == "False" and SUSPENDED[synced.reason] then
   hs.status = "Suspended"
   hs.message = describe(synced)
   return hs

@@ -85,9 +85,9 @@ HEX = "0123456789abcdef"
 TEXT = st.characters(exclude_categories=["Cs"], max_codepoint=0xFFFF)
 DNS_LABEL = st.from_regex(r"\A[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?\Z")
 friendly_names = st.text(TEXT, min_size=1, max_size=64)
-# Durations the schema accepts, including the degenerate zero (a rotation "every 0s" must not spin).
+# Rotation intervals the schema accepts (never zero: a rotation "every 0s" would never stop).
 durations = st.one_of(
-    st.sampled_from(["0s", "1h", "90m", "720h", "30d", "1h30m", "2d12h"]),
+    st.sampled_from(["1m", "1h", "90m", "720h", "30d", "1h30m", "2d12h", "0h1m"]),
     st.builds(lambda n, u: f"{n}{u}", st.integers(1, 10_000), st.sampled_from("mhd")),
 )
 grace_periods = st.one_of(
@@ -302,7 +302,10 @@ def breakages(kind: str) -> st.SearchStrategy[Breakage]:
             st.builds(lambda v: Breakage(("accountSid",), v, "bad SID"), bad_sid),
             st.builds(lambda v: Breakage(("secretName",), v, "bad name"), bad_dns),
             st.builds(lambda v: Breakage(("subaccountRef", "name"), v, "bad name"), bad_dns),
-            st.builds(lambda v: Breakage(("rotation", "every"), v, "bad duration"), bad_durations),
+            st.builds(
+                lambda v: Breakage(("rotation", "every"), v, "bad duration"),
+                st.one_of(bad_durations, st.sampled_from(["0s", "0h0m", "00d"])),
+            ),
             st.builds(lambda v: Breakage(("rotation", "gracePeriod"), v, "bad duration"), bad_durations),
             st.just(Breakage(("rotation", "every"), _DELETE, "required")),
             st.just(Breakage(("policy", "allow"), [], "empty list")),
@@ -498,10 +501,10 @@ def test_valid_specs_are_accepted_and_settle(
     # No shrinking: each example costs seconds of real reconciling, and the failure report shows the specs.
     @settings(FUZZ, max_examples=VALID_EXAMPLES, phases=[Phase.explicit, Phase.generate])
     @given(sub=subaccount_specs(), key=key_specs(), service=service_specs())
-    # The degenerate corners the schema allows, always tried: zero durations, the longest names.
+    # The degenerate corners the schema allows, always tried: a zero grace period, the longest names.
     @example(
         sub={"friendlyName": "\u00e9" * 64, "state": "Suspended"},
-        key={"subaccountRef": {"name": "sub"}, "rotation": {"every": "0s", "gracePeriod": "0s"}},
+        key={"subaccountRef": {"name": "sub"}, "rotation": {"every": "1m", "gracePeriod": "0s"}},
         service={"subaccountRef": {"name": "sub"}, "validityPeriod": 1, "friendlyName": "x" * 64},
     )
     def check(sub: dict[str, Any], key: dict[str, Any], service: dict[str, Any]) -> None:
