@@ -51,6 +51,8 @@ class TwilioGateway:
         self.pacer = Pacer(settings.account_concurrency, settings.rate_limit)
         # Subaccount auth tokens, fetched with the parent credentials; kept in memory only.
         self._tokens: dict[str, str] = {}
+        # One fetch per account at a time: a restart wakes every key and service of a subaccount at once.
+        self._fetching: dict[str, asyncio.Future[str]] = {}
         self._clients: dict[tuple[str, str], Client] = {}
         self.calls = 0
 
@@ -87,16 +89,31 @@ class TwilioGateway:
             return self._client(parent_sid, parent_token)
         token = self._tokens.get(account_sid)
         if token is None:
-            account = await self.call(
-                parent_sid,
-                "FetchAccount",
-                lambda: self.parent().api.v2010.accounts(account_sid).fetch_async(),
-            )
-            token = str(account.auth_token or "")
-            if not token:
-                raise AuthError(f"Twilio returned no auth token for {account_sid}")
-            self._tokens[account_sid] = token
+            fetch = self._fetching.get(account_sid)
+            if fetch is None:
+                fetch = asyncio.ensure_future(self._fetch_token(account_sid))
+                self._fetching[account_sid] = fetch
+                fetch.add_done_callback(lambda done: self._fetched(account_sid, done))
+            # Shielded: one waiter giving up must not cancel the fetch the others wait for.
+            token = await asyncio.shield(fetch)
         return self._client(account_sid, token)
+
+    async def _fetch_token(self, account_sid: str) -> str:
+        account = await self.call(
+            self.parent_sid,
+            "FetchAccount",
+            lambda: self.parent().api.v2010.accounts(account_sid).fetch_async(),
+        )
+        token = str(account.auth_token or "")
+        if not token:
+            raise AuthError(f"Twilio returned no auth token for {account_sid}")
+        self._tokens[account_sid] = token
+        return token
+
+    def _fetched(self, account_sid: str, done: asyncio.Future[str]) -> None:
+        self._fetching.pop(account_sid, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here too, in case every waiter gave up first
 
     async def call(
         self,
