@@ -195,6 +195,8 @@ def _register_kind(
         uid = str(meta.get("uid"))
         gone = event["type"] == "DELETED"
         scheduler.track(uid, None if gone else kopf.Body(obj))
+        if gone:
+            state.plug(kind)[1].forget(uid)
         annotations = meta.get("annotations") or {}
         sid = None if gone else (annotations.get(EXTERNAL_NAME) or (obj.get("status") or {}).get("sid"))
         settled = sid is not None and (obj.get("status") or {}).get("sid") == sid

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     )
 
     drift_interval: float = Field(default=300.0, gt=0, description="Seconds between drift checks.")
+    read_cache: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds a list of an account's keys or services serves the drift checks of its objects "
+        "(default: half the drift interval; 0: fetch every object on its own).",
+    )
     drift_jitter: float = Field(default=0.1, ge=0, le=0.5, description="Fraction of random spread.")
     request_timeout: float = Field(default=15.0, gt=0, description="Timeout of one Twilio call, seconds.")
     create_grace_period: float = Field(
@@ -62,6 +68,9 @@ class Settings(BaseSettings):
     @classmethod
     def _strip(cls, value: str | None) -> str | None:
         return value.strip() if value else value
+
+    def read_cache_window(self) -> float:
+        return self.drift_interval / 2 if self.read_cache is None else self.read_cache
 
     def credentials(self) -> tuple[str, str]:
         """The parent account SID and auth token, re-read from files when those are configured."""

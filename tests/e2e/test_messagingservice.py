@@ -127,7 +127,7 @@ def test_fields_left_out_are_left_as_twilio_has_them(
     helpers.ready(kubectl, KIND, "loose", namespace)
     seq = twilio.last_seq()
     wait_for(
-        lambda: any(r["operation"] == "FetchService" for r in twilio.requests_since(seq)),
+        lambda: any(r["operation"] in ("FetchService", "ListService") for r in twilio.requests_since(seq)),
         20,
         what="a drift pass",
     )
@@ -217,12 +217,17 @@ def test_sender_pool_is_reconciled_as_a_set(
         service_manifest("pool", senders={"phoneNumbers": [pn2], "shortCodes": [], "alphaSenders": []}),
         namespace,
     )
-    wait_for(
-        lambda: [n["sid"] for n in service(twilio, sid)["senders"]["phone_numbers"]] == [pn2],
-        30,
-        what="removal",
-    )
-    assert service(twilio, sid)["senders"]["short_codes"] == []
+
+    def pool() -> tuple[list[str], list[str], list[str]]:
+        held = service(twilio, sid)["senders"]
+        return (
+            [n["sid"] for n in held["phone_numbers"]],
+            [c["sid"] for c in held["short_codes"]],
+            [a["alpha_sender"] for a in held["alpha_senders"]],
+        )
+
+    # The kinds are converged one after another: wait for the whole pool, not just its first kind.
+    wait_for(lambda: pool() == ([pn2], [], []), 30, what="removal")
 
     # Drift: a number added in the console is removed again, with an Event naming it.
     account = twilio.client().api.v2010.accounts(sub).fetch()

@@ -7,7 +7,7 @@ from typing import Any
 
 import kopf
 
-from .client import KubeClient, resource_path
+from .client import ConflictError, KubeClient, resource_path
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 OPERATOR = "twilio-operator"
@@ -49,11 +49,13 @@ async def write_owned(
     owner: kopf.Body,
     labels: dict[str, str] | None = None,
     annotations: dict[str, str] | None = None,
+    absent: bool = False,
 ) -> None:
     """Create or update the Secret with exactly these keys, owned by `owner` (garbage-collected with it)."""
     encoded = {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}
     all_labels = {MANAGED_BY: OPERATOR, **(labels or {})}
-    existing = await kube.get(secret_path(namespace, name))
+    # A Secret read as absent moments ago is created straight away; a 409 means it appeared since.
+    existing = None if absent else await kube.get(secret_path(namespace, name))
     if existing is None:
         body: dict[str, Any] = {
             "apiVersion": "v1",
@@ -69,8 +71,13 @@ async def write_owned(
         }
         # Only the ownerReference: copying the owner's labels would copy GitOps tracking labels too.
         kopf.append_owner_reference(body, owner=owner)
-        await kube.create(secret_path(namespace), body)
-        return
+        try:
+            await kube.create(secret_path(namespace), body)
+            return
+        except ConflictError:
+            existing = await kube.get(secret_path(namespace, name))
+            if existing is None:
+                raise
     if not owned_by(existing, str(owner.metadata.uid)):
         raise SecretConflict(f"Secret {name} exists and is not owned by this resource; it is left untouched")
     meta = existing.get("metadata") or {}

@@ -123,6 +123,7 @@ class ApiKeyKind(ChildKind):
             resource.body,
             labels={"twilio.operator.dev/apikey": resource.name},
             annotations={SECRET_DIGEST: digest(secret)},
+            absent=desired.secret is None,
         )
 
     @staticmethod

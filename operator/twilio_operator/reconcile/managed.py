@@ -95,6 +95,17 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+def _steady(resource: Resource) -> bool:
+    """Nothing is asked of this pass but a drift check: the spec was acted on, the last pass succeeded,
+    and no resync was requested (a requested one reads every object afresh)."""
+    status = resource.status
+    return (
+        status.get("observedGeneration") == resource.generation
+        and c.is_true(status, c.SYNCED)
+        and resource.annotations.get(RECONCILE_REQUESTED_AT) == status.get("lastHandledReconcileAt")
+    )
+
+
 class Reconciler:
     """Runs passes for any kind; one instance per operator process."""
 
@@ -109,20 +120,25 @@ class Reconciler:
         self.locks = Locks()
         # SIDs this process recorded in external-name, so the update they trigger is recognised as ours.
         self.recorded: dict[str, str] = {}
+        # The resourceVersion each object had after this process's last write to it.
+        self.written: dict[str, str] = {}
 
     def _path(self, resource: Resource) -> str:
         return resource_path(self.api_version, self.plural, resource.namespace, resource.name)
 
     async def annotate(self, resource: Resource, annotations: dict[str, str | None]) -> None:
         """Write annotations now, not at the end of the pass: they are the leak-proof create's journal."""
-        await self._patch(self._path(resource), {"metadata": {"annotations": annotations}})
+        await self._patch(resource, "", {"metadata": {"annotations": annotations}})
 
-    async def _patch(self, path: str, body: dict[str, Any]) -> None:
+    async def _patch(self, resource: Resource, subresource: str, body: dict[str, Any]) -> None:
         """A merge patch, retried on conflicts and API-server errors (a merge patch is safe to repeat)."""
         attempt = 0
         while True:
             try:
-                await self.kube.merge_patch(path, body)
+                written = await self.kube.merge_patch(self._path(resource) + subresource, body)
+                version = (written or {}).get("metadata", {}).get("resourceVersion")
+                if version:
+                    self.written[resource.uid] = str(version)
                 return
             except KubeError as error:
                 if attempt >= 3 or (error.status < 500 and error.status != 409):
@@ -130,16 +146,35 @@ class Reconciler:
             attempt += 1
             await asyncio.sleep(backoff(attempt, 0.2, 2.0))
 
+    def forget(self, uid: str) -> None:
+        """The object is gone."""
+        self.written.pop(uid, None)
+        self.recorded.pop(uid, None)
+
+    async def _current(self, resource: Resource) -> Resource | None:
+        """The object as it is now, at least as new as this process's last write to it; None if gone.
+
+        Under load kopf (and the watch feeding the drift timer) hand over bodies seconds old, older than this
+        process's own last writes (a recorded SID): acting on one would create twice. A body whose version
+        is the one our last write produced is current; any other is re-read.
+        """
+        version = resource.body.metadata.get("resourceVersion")
+        last = self.written.get(resource.uid)
+        if last is None or version == last:
+            return resource
+        fresh = await self.kube.get(self._path(resource))
+        if fresh is None or fresh["metadata"].get("uid") != resource.uid:
+            return None
+        return Resource(kopf.Body(cast(kopf.RawBody, fresh)), resource.patch, resource.logger)
+
     # --- the pass ------------------------------------------------------------------------------------
 
     async def reconcile(self, kind: ManagedKind[D], resource: Resource, retry: int = 0) -> None:
         async with self.locks.hold(resource.uid):
-            # Under load kopf hands over a body seconds old, older than this process's own last writes (a
-            # recorded SID, a stored Secret): acting on it would create twice. Re-read under the lock.
-            fresh = await self.kube.get(self._path(resource))
-            if fresh is None or fresh["metadata"].get("uid") != resource.uid:
+            current = await self._current(resource)
+            if current is None:
                 return
-            resource = Resource(kopf.Body(cast(kopf.RawBody, fresh)), resource.patch, resource.logger)
+            resource = current
             try:
                 await self._reconcile(kind, resource, retry)
             finally:
@@ -155,7 +190,7 @@ class Reconciler:
         if not status:
             return
         try:
-            await self._patch(self._path(resource) + "/status", {"status": status})
+            await self._patch(resource, "/status", {"status": status})
         except NotFoundError:
             # The object was deleted during the pass: there is nobody left to report to.
             return
@@ -164,19 +199,10 @@ class Reconciler:
         """A pass outside kopf's handlers (the drift timer); returns a retry delay, or None when settled."""
         uid = str(body.metadata.uid)
         async with self.locks.hold(uid):
-            # Re-read under the lock: a handler may have just recorded a create the watch hasn't shown yet.
-            fresh = await self.kube.get(
-                resource_path(
-                    self.api_version, self.plural, str(body.metadata.namespace), str(body.metadata.name)
-                )
-            )
-            if (
-                fresh is None
-                or fresh["metadata"].get("uid") != uid
-                or fresh["metadata"].get("deletionTimestamp")
-            ):
+            # Under the lock: a handler may have just recorded a create the watch hasn't shown yet.
+            resource = await self._current(Resource(body, kopf.Patch(), log))
+            if resource is None or resource.body.metadata.get("deletionTimestamp"):
                 return None
-            resource = Resource(kopf.Body(cast(kopf.RawBody, fresh)), kopf.Patch(), log)
             try:
                 await self._reconcile(kind, resource, 0)
             except kopf.TemporaryError as error:
@@ -244,7 +270,7 @@ class Reconciler:
         """Publish conditions right away (a pass about to wait for something), via the status subresource."""
         updates = {k: v for k, v in ((c.READY, outcome.ready), (c.SYNCED, outcome.synced)) if v is not None}
         conditions = c.merge(resource.status.get("conditions"), updates, resource.generation)
-        await self._patch(self._path(resource) + "/status", {"status": {"conditions": conditions}})
+        await self._patch(resource, "/status", {"status": {"conditions": conditions}})
 
     def due_in(
         self, kind: ManagedKind[Any], body: kopf.Body, synced: datetime.datetime | None = None
@@ -292,7 +318,7 @@ class Reconciler:
         if sid:
             self._check_claim(resource, sid)
             try:
-                return await external.observe(sid), False
+                return await external.observe(sid, steady=_steady(resource)), False
             except NotFound:
                 created_at = parse_time(annotations.get(CREATE_SUCCEEDED))
                 if created_at is None:

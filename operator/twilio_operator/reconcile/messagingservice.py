@@ -168,7 +168,8 @@ class MessagingServiceKind(ChildKind):
             drift = not created and resource.status.get("observedGeneration") == resource.generation
             if changes and drift:
                 events.normal(resource.body, "DriftCorrected", "sender pool: " + ", ".join(changes))
-            elif changes:
+            elif changes and not created:
+                # A new service has its Created event; its senders show in its status.
                 events.normal(resource.body, "SendersUpdated", ", ".join(changes))
         observed.data["status"] = {
             "accountSid": desired.account_sid,

@@ -111,7 +111,10 @@ class External(Protocol[D_contra]):
     # gone with the crashed process, so it is deleted instead).
     adoptable: bool
 
-    async def observe(self, sid: str) -> Observed: ...
+    async def observe(self, sid: str, steady: bool = False) -> Observed:
+        """The object as Twilio has it. `steady`: a drift check with nothing asked of the object, which
+        may be answered from a list of its account taken moments ago (after the account's last write)."""
+        ...
 
     async def find(self, desired: D_contra, since: datetime.datetime) -> list[Observed]: ...
 

@@ -47,7 +47,7 @@ class Accounts:
     def __init__(self, gateway: TwilioGateway) -> None:
         self.gw = gateway
 
-    async def observe(self, sid: str) -> Observed:
+    async def observe(self, sid: str, steady: bool = False) -> Observed:
         parent = self.gw.parent_sid
         account = await self.gw.call(
             parent, "FetchAccount", lambda: self.gw.parent().api.v2010.accounts(sid).fetch_async()

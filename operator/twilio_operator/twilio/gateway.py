@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from twilio.http.response import Response
@@ -39,6 +41,19 @@ class PacedHttpClient(BaseUrlAsyncHttpClient):
         return response
 
 
+@dataclass(frozen=True)
+class Listing:
+    """One list call's objects by SID, with the account's write epoch it was taken in."""
+
+    epoch: int
+    taken: float
+    items: dict[str, Any]
+
+
+def _is_read(operation: str) -> bool:
+    return operation.startswith(("Fetch", "List"))
+
+
 class TwilioGateway:
     """Clients per credential over one shared HTTP session, and the call wrapper every external client uses.
 
@@ -53,6 +68,11 @@ class TwilioGateway:
         self._tokens: dict[str, str] = {}
         # One fetch per account at a time: a restart wakes every key and service of a subaccount at once.
         self._fetching: dict[str, asyncio.Future[str]] = {}
+        # Recent list calls, so the drift passes of one account's objects share one read; a write in the
+        # account (counted before and after it) makes every listing taken before it unusable.
+        self._listings: dict[tuple[str, str], Listing] = {}
+        self._listing: dict[tuple[str, str], asyncio.Future[Listing]] = {}
+        self._epochs: dict[str, int] = {}
         self._clients: dict[tuple[str, str], Client] = {}
         self.calls = 0
 
@@ -115,6 +135,46 @@ class TwilioGateway:
         if not done.cancelled():
             done.exception()  # retrieved here too, in case every waiter gave up first
 
+    async def listed(
+        self, account_sid: str, operation: str, fetch: Callable[[], Awaitable[Iterable[Any]]]
+    ) -> dict[str, Any]:
+        """The objects of one list operation in an account by SID, listed after the last write there and
+        at most `read_cache_seconds` ago; callers fall back to a fetch for a SID that is not in it."""
+        key = (account_sid, operation)
+        listing = self._listings.get(key)
+        if listing is not None and self._fresh(account_sid, listing):
+            return listing.items
+        pending = self._listing.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._list(account_sid, operation, fetch))
+            self._listing[key] = pending
+            pending.add_done_callback(lambda done: self._listed(key, done))
+        listing = await asyncio.shield(pending)
+        return listing.items
+
+    def _fresh(self, account_sid: str, listing: Listing) -> bool:
+        return (
+            listing.epoch == self._epochs.get(account_sid, 0)
+            and time.monotonic() - listing.taken < self.settings.read_cache_window()
+        )
+
+    async def _list(
+        self, account_sid: str, operation: str, fetch: Callable[[], Awaitable[Iterable[Any]]]
+    ) -> Listing:
+        epoch, taken = self._epochs.get(account_sid, 0), time.monotonic()
+        items = await self.call(account_sid, operation, fetch)
+        listing = Listing(epoch, taken, {str(getattr(i, "sid", None)): i for i in items})
+        self._listings[(account_sid, operation)] = listing
+        return listing
+
+    def _listed(self, key: tuple[str, str], done: asyncio.Future[Listing]) -> None:
+        self._listing.pop(key, None)
+        if not done.cancelled():
+            done.exception()
+
+    def _wrote(self, account_sid: str) -> None:
+        self._epochs[account_sid] = self._epochs.get(account_sid, 0) + 1
+
     async def call(
         self,
         account_sid: str,
@@ -125,12 +185,19 @@ class TwilioGateway:
     ) -> T:
         """Run one Twilio call under pacing and a timeout, retrying what is safe to retry."""
         settings = self.settings
+        write = not _is_read(operation)
         attempt = 0
         while True:
             try:
                 async with self.pacer.admit(account_sid):
                     self.calls += 1
-                    return await asyncio.wait_for(factory(), timeout=settings.request_timeout)
+                    if write:
+                        self._wrote(account_sid)
+                    try:
+                        return await asyncio.wait_for(factory(), timeout=settings.request_timeout)
+                    finally:
+                        if write:
+                            self._wrote(account_sid)
             except Exception as raw:  # every failure is classified; unknown ones are re-raised by classify
                 error = classify(raw)
             if isinstance(error, AuthError):

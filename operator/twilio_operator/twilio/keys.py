@@ -62,14 +62,22 @@ class Keys:
     def _keys(self) -> Any:
         return self.gw.parent().api.v2010.accounts(self.account)
 
-    async def observe(self, sid: str) -> Observed:
+    async def observe(self, sid: str, steady: bool = False) -> Observed:
         if self.restricted:
             client = await self.gw.account_client(self.account)
             key = await self.gw.call(
                 self.account, "FetchApiKey", lambda: client.iam.v1.api_key(sid).fetch_async()
             )
             return _observed(key, _allowed(key.policy))
-        key = await self.gw.call(self.account, "FetchKey", lambda: self._keys().keys(sid).fetch_async())
+        key = None
+        if steady:
+            listed = await self.gw.listed(
+                self.account, "ListKey", lambda: self._keys().keys.list_async(page_size=1000)
+            )
+            key = listed.get(sid)
+        if key is None:
+            # Not listed (created since, or gone): the fetch tells which.
+            key = await self.gw.call(self.account, "FetchKey", lambda: self._keys().keys(sid).fetch_async())
         return _observed(key)
 
     async def exists(self, sid: str) -> bool:

@@ -78,11 +78,20 @@ class Services:
     async def _api(self) -> Any:
         return (await self.gw.account_client(self.account)).messaging.v1
 
-    async def observe(self, sid: str) -> Observed:
+    async def observe(self, sid: str, steady: bool = False) -> Observed:
         api = await self._api()
-        return _observed(
-            await self.gw.call(self.account, "FetchService", lambda: api.services(sid).fetch_async())
-        )
+        service = None
+        if steady:
+            listed = await self.gw.listed(
+                self.account, "ListService", lambda: api.services.list_async(page_size=1000)
+            )
+            service = listed.get(sid)
+        if service is None:
+            # Not listed (created since, or gone): the fetch tells which.
+            service = await self.gw.call(
+                self.account, "FetchService", lambda: api.services(sid).fetch_async()
+            )
+        return _observed(service)
 
     async def find(self, desired: DesiredService, since: datetime.datetime) -> list[Observed]:
         api = await self._api()
