@@ -34,6 +34,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides["allow_parent_account"] = True
     if args.allow_raw_account_sid:
         overrides["allow_raw_account_sid"] = True
+    if args.metrics_port is not None:
+        overrides["metrics_port"] = args.metrics_port
+    if args.metrics_address is not None:
+        overrides["metrics_address"] = args.metrics_address
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
         settings.credentials()
@@ -42,13 +46,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 2
     from .runner import run
 
-    return run(
-        settings,
-        namespaces=args.namespace or [],
-        liveness=args.liveness,
-        peering=args.peering,
-        priority=args.priority,
-    )
+    try:
+        return run(
+            settings,
+            namespaces=args.namespace or [],
+            liveness=args.liveness,
+            peering=args.peering,
+            priority=args.priority,
+        )
+    except ConfigurationError as error:
+        print(f"twilio-operator: {error}", file=sys.stderr)
+        return 2
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port (1-65535): {value!r}")
+    return port
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
@@ -79,6 +97,17 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--peering", default=None, help="kopf peering name, for more than one replica")
     run.add_argument(
         "--priority", type=int, default=None, help="peering priority (default: random, so one replica leads)"
+    )
+    run.add_argument(
+        "--metrics-port",
+        type=_port,
+        default=None,
+        help="serve Prometheus metrics on /metrics at this port (default: TWILIO_OPERATOR_METRICS_PORT, off)",
+    )
+    run.add_argument(
+        "--metrics-address",
+        default=None,
+        help="address of the metrics endpoint (default: TWILIO_OPERATOR_METRICS_ADDRESS, 0.0.0.0)",
     )
     run.set_defaults(func=_cmd_run)
 

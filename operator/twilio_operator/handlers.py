@@ -10,10 +10,11 @@ from typing import Any
 
 import kopf
 
-from . import GROUP, VERSION
+from . import GROUP, VERSION, metrics
 from .api.kinds import API_KEY, MESSAGING_SERVICE, SUBACCOUNT, Kind
 from .kube.client import KubeClient
 from .kube.ingress import IngressDirectory
+from .reconcile import conditions as c
 from .reconcile.apikey import ApiKeyKind
 from .reconcile.managed import Reconciler
 from .reconcile.messagingservice import MessagingServiceKind, ingress_names
@@ -93,7 +94,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         kube = KubeClient(info)
 
         def reconciler(kind: Kind) -> Reconciler:
-            return Reconciler(settings, kube, kind.api_version, kind.plural, state.claims)
+            return Reconciler(settings, kube, kind.api_version, kind.plural, state.claims, kind=kind.kind)
 
         plugs: dict[str, tuple[ManagedKind[Any], Reconciler]] = {
             SUBACCOUNT.plural: (SubaccountKind(gateway, kube), reconciler(SUBACCOUNT)),
@@ -193,13 +194,15 @@ def _register_kind(
         obj = event["object"]
         meta = obj.get("metadata") or {}
         uid = str(meta.get("uid"))
+        status = obj.get("status") or {}
         gone = event["type"] == "DELETED"
         scheduler.track(uid, None if gone else kopf.Body(obj))
         if gone:
             state.plug(kind)[1].forget(uid)
+        metrics.OBJECT_COUNTS.observe(kind.kind, uid, (c.get(status, c.READY) or {}).get("status"), gone=gone)
         annotations = meta.get("annotations") or {}
-        sid = None if gone else (annotations.get(EXTERNAL_NAME) or (obj.get("status") or {}).get("sid"))
-        settled = sid is not None and (obj.get("status") or {}).get("sid") == sid
+        sid = None if gone else (annotations.get(EXTERNAL_NAME) or status.get("sid"))
+        settled = sid is not None and status.get("sid") == sid
         state.claims.observe(uid, sid, settled, str(meta.get("creationTimestamp") or ""))
         if kind is MESSAGING_SERVICE:
             names = None if gone else ingress_names(dict(obj.get("spec") or {}))

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from wsgiref.simple_server import WSGIServer
 
 import kopf
 
+from . import metrics
 from .handlers import register
 from .reconcile.model import BOOKKEEPING_ANNOTATIONS
-from .settings import Settings
+from .settings import ConfigurationError, Settings
+
+log = logging.getLogger(__name__)
 
 
 def operator_settings(settings: Settings) -> kopf.OperatorSettings:
@@ -51,17 +55,38 @@ def run(
     configure_logging(settings)
     registry = kopf.OperatorRegistry()
     register(registry, settings)
-    asyncio.run(
-        kopf.operator(
-            registry=registry,
-            settings=operator_settings(settings),
-            clusterwide=not namespaces,
-            namespaces=namespaces,
-            standalone=peering is None,
-            peering_name=peering,
-            # Replicas of equal priority all pause; distinct ones let the highest lead, the rest stand by.
-            priority=priority if priority is not None else random.randint(1, 1_000_000),
-            liveness_endpoint=liveness,
+    server = serve_metrics(settings)
+    try:
+        asyncio.run(
+            kopf.operator(
+                registry=registry,
+                settings=operator_settings(settings),
+                clusterwide=not namespaces,
+                namespaces=namespaces,
+                standalone=peering is None,
+                peering_name=peering,
+                # Replicas of equal priority all pause; distinct ones let the highest lead, the rest stand by.
+                priority=priority if priority is not None else random.randint(1, 1_000_000),
+                liveness_endpoint=liveness,
+            )
         )
-    )
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     return 0
+
+
+def serve_metrics(settings: Settings) -> WSGIServer | None:
+    """Start the metrics endpoint if configured; a port that cannot be bound stops the start."""
+    if settings.metrics_port is None:
+        return None
+    try:
+        server, _ = metrics.serve(settings.metrics_port, settings.metrics_address)
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot serve metrics on {settings.metrics_address}:{settings.metrics_port}:"
+            f" {error.strerror or error}; set TWILIO_OPERATOR_METRICS_PORT (--metrics-port) to a free port"
+        ) from error
+    log.info("serving metrics on http://%s:%d/metrics", settings.metrics_address, settings.metrics_port)
+    return server

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         default=False, description="Allow keys/services on the parent account."
     )
     allow_raw_account_sid: bool = Field(default=False, description="Allow raw accountSid references.")
+    # Off unless asked for: a local run should not open a port nobody scrapes. The chart turns it on.
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Serve Prometheus metrics on /metrics at this port."
+    )
+    metrics_address: str = Field(
+        default="0.0.0.0", min_length=1, description="Address the metrics endpoint listens on."
+    )
     log_format: str = Field(default="plain", pattern="^(plain|json)$")
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,11 +76,27 @@ def twilio(sandbox: SandboxProcess) -> Iterator[TwilioSide]:
 
 
 @pytest.fixture(scope="session")
-def operator(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+def metrics_port() -> int:
+    """A port that was free a moment ago; the operator keeps it across the suite's restarts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.fixture(scope="session")
+def operator(
+    sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory, metrics_port: int
+) -> Iterator[OperatorProcess]:
     process = OperatorProcess(
         sandbox,
         tmp_path_factory.mktemp("operator"),
-        {"TWILIO_OPERATOR_DRIFT_INTERVAL": DRIFT_INTERVAL, "TWILIO_OPERATOR_CREATE_GRACE_PERIOD": "2"},
+        {
+            "TWILIO_OPERATOR_DRIFT_INTERVAL": DRIFT_INTERVAL,
+            "TWILIO_OPERATOR_CREATE_GRACE_PERIOD": "2",
+            "TWILIO_OPERATOR_METRICS_PORT": str(metrics_port),
+            "TWILIO_OPERATOR_METRICS_ADDRESS": "127.0.0.1",
+        },
     )
     process.start()
     yield process

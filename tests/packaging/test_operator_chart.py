@@ -25,6 +25,7 @@ from tests.packaging.charts import (
     validate,
 )
 from tests.packaging.rbac import CLUSTER, allowed, operator_grants, table
+from twilio_operator.cli import parser
 from twilio_operator.settings import Settings
 
 NAMESPACE = "twilio-system"
@@ -35,6 +36,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "defaults": {},
     "replicas-3": {"replicaCount": 3},
     "replicas-2-namespaced": {"replicaCount": 2, "watchNamespaces": ["team-a", "team-b"]},
+    "metrics-off": {"metrics": {"enabled": False}},
+    "service-monitor": {
+        "metrics": {"serviceMonitor": {"enabled": True, "interval": "30s", "labels": {"release": "kps"}}}
+    },
     **{f"examples/{p.name}": load_values(p) for p in EXAMPLES},
 }
 
@@ -51,6 +56,9 @@ NAMESPACED_GRANTS: dict[tuple[str, str], set[str]] = {
     ("networking.k8s.io", "ingresses"): {"list", "watch"},
 }
 PEERING_VERBS = {"get", "list", "watch", "patch"}
+# Custom resources the chart renders (kopf's peering objects, the Prometheus Operator's ServiceMonitor):
+# kubernetes-validate has schemas for built-in kinds only, so their shape is checked by the tests about them.
+CUSTOM_GROUPS = ("kopf.dev/", "monitoring.coreos.com/")
 
 
 def rendered(values: dict[str, Any]) -> list[Manifest]:
@@ -66,6 +74,10 @@ def env(docs: list[Manifest]) -> dict[str, str]:
     return {e["name"]: e.get("value", "") for e in container(docs)["env"]}
 
 
+def ports(docs: list[Manifest]) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in container(docs)["ports"]}
+
+
 def test_there_are_example_values() -> None:
     assert EXAMPLES, "examples/helm/twilio-operator/ holds example values files"
 
@@ -74,8 +86,7 @@ def test_there_are_example_values() -> None:
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_manifest_is_valid_kubernetes(variant: str, version: str) -> None:
     docs = rendered(VARIANTS[variant])
-    # kopf's peering objects are custom resources: kubernetes-validate has no schema for them.
-    builtin = [d for d in docs if not d["apiVersion"].startswith("kopf.dev/")]
+    builtin = [d for d in docs if not d["apiVersion"].startswith(CUSTOM_GROUPS)]
     assert [e for d in builtin if (e := validate(d, version))] == []
 
 
@@ -126,6 +137,23 @@ def test_chart_crds_are_the_repository_crds() -> None:
         ({"podSecurityContext": {"runAsNonRoot": False}}, "at '/podSecurityContext/runAsNonRoot'"),
         ({"replicas": 2}, "additional properties 'replicas' not allowed"),
         ({"apiBaseUrl": "twilio.local"}, "at '/apiBaseUrl'"),
+        ({"metrics": {"port": 80}}, "at '/metrics/port': minimum: got 80, want 1,024"),
+        ({"metrics": {"port": 70000}}, "at '/metrics/port': maximum: got 70,000, want 65,535"),
+        ({"metrics": {"port": "8081"}}, "at '/metrics/port': got string, want integer"),
+        ({"metrics": {"enabled": "yes"}}, "at '/metrics/enabled': got string, want boolean"),
+        ({"metrics": {"path": "/m"}}, "at '/metrics': additional properties 'path' not allowed"),
+        (
+            {"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}},
+            "at '/metrics/serviceMonitor/enabled': value must be false",
+        ),
+        (
+            {"metrics": {"serviceMonitor": {"interval": "30 seconds"}}},
+            "at '/metrics/serviceMonitor/interval'",
+        ),
+        (
+            {"metrics": {"serviceMonitor": {"labels": {"release": 1}}}},
+            "at '/metrics/serviceMonitor/labels/release'",
+        ),
     ],
 )
 def test_schema_rejects_bad_values_clearly(values: dict[str, Any], message: str) -> None:
@@ -154,9 +182,60 @@ def test_probes_use_the_liveness_endpoint() -> None:
     docs = rendered({"liveness": {"port": 9090, "path": "/live"}})
     main = container(docs)
     assert "--liveness=http://0.0.0.0:9090/live" in main["args"]
-    assert main["ports"] == [{"name": "health", "containerPort": 9090, "protocol": "TCP"}]
+    assert ports(docs)["health"] == {"name": "health", "containerPort": 9090, "protocol": "TCP"}
     for probe in ("livenessProbe", "readinessProbe"):
         assert main[probe]["httpGet"] == {"path": "/live", "port": "health"}
+
+
+def test_metrics_port_and_service() -> None:
+    docs = rendered({"metrics": {"port": 9100}})
+    assert ports(docs)["metrics"] == {"name": "metrics", "containerPort": 9100, "protocol": "TCP"}
+    # The operator's own parser reads the arguments as the image's entrypoint would.
+    args = parser().parse_args(["run", *container(docs)["args"]])
+    assert args.metrics_port == 9100 and args.metrics_address is None
+    service = one(docs, "Service")
+    assert service["metadata"]["name"] == "twilio-operator-metrics"
+    assert service["spec"]["ports"] == [
+        {"name": "metrics", "port": 9100, "targetPort": "metrics", "protocol": "TCP"}
+    ]
+    assert service["spec"]["selector"] == one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+    assert not by_kind(docs, "ServiceMonitor"), "a ServiceMonitor only when asked for: it needs its CRDs"
+    assert "port-forward service/twilio-operator-metrics 9100" in notes(
+        OPERATOR_CHART, {"metrics": {"port": 9100}}, namespace=NAMESPACE, name="twilio-operator"
+    )
+
+
+def test_metrics_off() -> None:
+    docs = rendered({"metrics": {"enabled": False}})
+    assert "metrics" not in ports(docs)
+    assert not [a for a in container(docs)["args"] if a.startswith("--metrics")]
+    assert parser().parse_args(["run", *container(docs)["args"]]).metrics_port is None
+    assert not by_kind(docs, "Service") and not by_kind(docs, "ServiceMonitor")
+    assert "/metrics" not in notes(OPERATOR_CHART, {"metrics": {"enabled": False}})
+
+
+def test_service_monitor_scrapes_the_metrics_service() -> None:
+    values = {
+        "metrics": {"serviceMonitor": {"enabled": True, "interval": "30s", "labels": {"release": "kps"}}}
+    }
+    docs = rendered(values)
+    monitor, service = one(docs, "ServiceMonitor"), one(docs, "Service")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["namespace"] == service["metadata"]["namespace"] == NAMESPACE
+    assert monitor["metadata"]["labels"]["release"] == "kps"
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    # Only the metrics Service: the selector names its component, which the pods' labels don't carry.
+    pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert not selector.items() <= pod_labels.items()
+    assert monitor["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
+    assert "the ServiceMonitor twilio-operator" in notes(OPERATOR_CHART, values, name="twilio-operator")
+
+
+def test_metrics_and_liveness_ports_must_differ() -> None:
+    with pytest.raises(helm_python.HelmRenderError, match=r"metrics\.port and liveness\.port are both 8080"):
+        rendered({"metrics": {"port": 8080}})
+    assert rendered({"metrics": {"enabled": False, "port": 8080}})
 
 
 def test_settings_reach_the_operator() -> None:

@@ -27,6 +27,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: twilio-operator
 {{- end }}
 
+{{/* The metrics Service; the suffix stays whole however long the release name is. */}}
+{{- define "twilio-operator.metricsName" -}}
+{{- printf "%s-metrics" (include "twilio-operator.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "twilio-operator.metricsSelectorLabels" -}}
+{{ include "twilio-operator.selectorLabels" . }}
+app.kubernetes.io/component: metrics
+{{- end }}
+
 {{- define "twilio-operator.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "twilio-operator.fullname" .) .Values.serviceAccount.name }}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import kopf
 
+from .. import metrics
+
 
 def normal(body: kopf.Body, reason: str, message: str) -> None:
     kopf.event(body, type="Normal", reason=reason, message=message)
@@ -15,3 +17,9 @@ def normal(body: kopf.Body, reason: str, message: str) -> None:
 
 def warning(body: kopf.Body, reason: str, message: str) -> None:
     kopf.event(body, type="Warning", reason=reason, message=message)
+
+
+def drift_corrected(body: kopf.Body, message: str) -> None:
+    """Every correction of a change made outside the operator: the Event users see, the metric alerts see."""
+    normal(body, "DriftCorrected", message)
+    metrics.drift_corrected(str(body.get("kind") or "Unknown"))

@@ -251,7 +251,7 @@ class ApiKeyKind(ChildKind):
                 events.normal(resource.body, "Rotated", f"replaced key {old} with {observed.sid}: {why}")
             elif policy_changed:
                 observed = await keys.set_policy(observed.sid, desired.policy)
-                events.normal(resource.body, "DriftCorrected", "restored the key's policy")
+                events.drift_corrected(resource.body, "restored the key's policy")
 
         if previous and expires and now >= expires:
             await keys.delete(previous)

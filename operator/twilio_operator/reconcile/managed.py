@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 
 import kopf
 
+from .. import metrics
 from ..kube import events
 from ..kube.client import KubeClient, KubeError, NotFoundError, resource_path
 from ..settings import Settings
@@ -110,13 +111,22 @@ class Reconciler:
     """Runs passes for any kind; one instance per operator process."""
 
     def __init__(
-        self, settings: Settings, kube: KubeClient, api_version: str, plural: str, claims: ClaimRegistry
+        self,
+        settings: Settings,
+        kube: KubeClient,
+        api_version: str,
+        plural: str,
+        claims: ClaimRegistry,
+        *,
+        kind: str,
     ) -> None:
         self.settings = settings
         self.claims = claims
         self.kube = kube
         self.api_version = api_version
         self.plural = plural
+        # The metrics' kind label, e.g. ApiKey.
+        self.kind_name = kind
         self.locks = Locks()
         # SIDs this process recorded in external-name, so the update they trigger is recognised as ours.
         self.recorded: dict[str, str] = {}
@@ -212,12 +222,20 @@ class Reconciler:
             return None
 
     async def _reconcile(self, kind: ManagedKind[D], resource: Resource, retry: int) -> None:
+        with metrics.reconcile_pass(self.kind_name) as result:
+            await self._pass(kind, resource, retry, result)
+
+    async def _pass(
+        self, kind: ManagedKind[D], resource: Resource, retry: int, result: metrics.PassResult
+    ) -> None:
         updates: dict[str, c.Cond] = {}
         status: dict[str, Any] = {}
         requeue: float | None = None
+        transient = False
         if resource.annotations.get(PAUSED) == "true":
             updates[c.SYNCED] = c.Cond.false(c.RECONCILE_PAUSED, f"the {PAUSED} annotation is set")
             self._write_status(resource, updates, status)
+            result.set(metrics.PAUSED, c.RECONCILE_PAUSED)
             return
         try:
             desired = await kind.desired(resource, self)
@@ -249,6 +267,7 @@ class Reconciler:
             if not resource.status.get("sid") and "sid" not in status:
                 updates[c.READY] = c.Cond.false(c.UNAVAILABLE, "the Twilio object could not be created")
         except (TwilioError, KubeError) as error:
+            transient = True
             message = _describe(error) if isinstance(error, TwilioError) else f"Kubernetes API: {error}"
             unexpected = isinstance(error, UnexpectedResponse)
             updates[c.SYNCED] = c.Cond.false(
@@ -262,6 +281,7 @@ class Reconciler:
             if isinstance(error, AuthError):
                 requeue = max(requeue, 10.0)
         self._write_status(resource, updates, status)
+        result.set(*_result(updates, requeue, transient))
         if requeue is not None:
             reason = updates.get(c.SYNCED) or updates.get(c.READY)
             raise kopf.TemporaryError(reason.message if reason else "retrying", delay=max(requeue, 0.5))
@@ -434,10 +454,8 @@ class Reconciler:
         observed = await external.update(desired, observed, fields)
         spec_changed = resource.status.get("observedGeneration") != resource.generation
         if not created and not spec_changed:
-            events.normal(
-                resource.body,
-                "DriftCorrected",
-                f"corrected {', '.join(fields)} changed outside the operator",
+            events.drift_corrected(
+                resource.body, f"corrected {', '.join(fields)} changed outside the operator"
             )
         elif not created:
             events.normal(resource.body, "Updated", f"updated {', '.join(fields)}")
@@ -482,6 +500,22 @@ class Reconciler:
             finally:
                 self.recorded.pop(resource.uid, None)
             self.locks.forget(resource.uid)
+
+
+def _result(updates: dict[str, c.Cond], requeue: float | None, transient: bool) -> tuple[str, str]:
+    """A pass's result and reason for the metrics; a wait is told by Ready (Synced only says "not yet")."""
+    synced, ready = updates.get(c.SYNCED), updates.get(c.READY)
+    if transient:
+        result = metrics.ERROR
+    elif requeue is not None:
+        result = metrics.WAITING
+        synced = ready or synced
+    elif synced is not None and synced.status == "True":
+        result = metrics.SUCCESS
+    else:
+        result = metrics.REJECTED
+    reason = synced or ready
+    return result, reason.reason if reason else ""
 
 
 def _describe(error: TwilioError) -> str:

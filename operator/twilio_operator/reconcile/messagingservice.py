@@ -167,7 +167,7 @@ class MessagingServiceKind(ChildKind):
             changes = await self._converge_senders(services, observed.sid, declared, pool, problems)
             drift = not created and resource.status.get("observedGeneration") == resource.generation
             if changes and drift:
-                events.normal(resource.body, "DriftCorrected", "sender pool: " + ", ".join(changes))
+                events.drift_corrected(resource.body, "sender pool: " + ", ".join(changes))
             elif changes and not created:
                 # A new service has its Created event; its senders show in its status.
                 events.normal(resource.body, "SendersUpdated", ", ".join(changes))

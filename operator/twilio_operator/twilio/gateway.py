@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from .. import metrics
 from ..settings import Settings
 from .errors import AuthError, RateLimited, Transient, TwilioError, classify, retry_after
 from .http import BaseUrlAsyncHttpClient
@@ -194,12 +195,22 @@ class TwilioGateway:
                     if write:
                         self._wrote(account_sid)
                     try:
-                        return await asyncio.wait_for(factory(), timeout=settings.request_timeout)
+                        result = await asyncio.wait_for(factory(), timeout=settings.request_timeout)
                     finally:
                         if write:
                             self._wrote(account_sid)
             except Exception as raw:  # every failure is classified; unknown ones are re-raised by classify
-                error = classify(raw)
+                try:
+                    error = classify(raw)
+                except Exception:
+                    metrics.twilio_request(operation, metrics.status_class(None))
+                    raise
+                metrics.twilio_request(
+                    operation, metrics.status_class(error.status, timed_out=isinstance(raw, TimeoutError))
+                )
+            else:
+                metrics.twilio_request(operation, "2xx")
+                return result
             if isinstance(error, AuthError):
                 self.forget_token(account_sid)
             retryable = isinstance(error, RateLimited) or (isinstance(error, Transient) and idempotent)
@@ -210,6 +221,7 @@ class TwilioGateway:
             if isinstance(error, RateLimited) and error.retry_after:
                 delay = max(delay, error.retry_after)
             log.debug("twilio %s on %s: %s; retry in %.2fs", operation, account_sid, error.message, delay)
+            metrics.twilio_retry(operation)
             attempt += 1
             await asyncio.sleep(delay)
 
