@@ -57,6 +57,16 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=5, ge=0, description="Retries of a rate-limited or failed call.")
     backoff_base: float = Field(default=0.5, gt=0, description="First retry delay, seconds.")
     backoff_max: float = Field(default=30.0, gt=0, description="Largest retry delay, seconds.")
+    peering_lifetime: int = Field(
+        default=60,
+        # kopf renews a keep-alive 5-10 s before it expires (at most once a second): below 10 s a slow
+        # API server could let a live leader's record lapse and two replicas would reconcile at once.
+        ge=10,
+        description=(
+            "Seconds a replica's kopf peering keep-alive stays valid: the longest a standby replica waits to"
+            " take over from one that died without saying so."
+        ),
+    )
     allow_parent_account: bool = Field(
         default=False, description="Allow keys/services on the parent account."
     )

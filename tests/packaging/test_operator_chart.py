@@ -55,7 +55,7 @@ NAMESPACED_GRANTS: dict[tuple[str, str], set[str]] = {
     ("", "events"): {"create"},
     ("networking.k8s.io", "ingresses"): {"list", "watch"},
 }
-PEERING_VERBS = {"get", "list", "watch", "patch"}
+PEERING_VERBS = {"list", "watch", "patch"}
 # Custom resources the chart renders (kopf's peering objects, the Prometheus Operator's ServiceMonitor):
 # kubernetes-validate has schemas for built-in kinds only, so their shape is checked by the tests about them.
 CUSTOM_GROUPS = ("kopf.dev/", "monitoring.coreos.com/")
@@ -335,6 +335,12 @@ def test_replicas_run_kopf_peering_cluster_wide() -> None:
     assert {e["name"]: e for e in container(docs)["env"]}["POD_ID"]["valueFrom"] == {
         "fieldRef": {"fieldPath": "metadata.name"}
     }
+    assert env(docs)["TWILIO_OPERATOR_PEERING_LIFETIME"] == "60"
+    assert (
+        env(rendered({"replicaCount": 2, "peering": {"lifetime": 15}}))["TWILIO_OPERATOR_PEERING_LIFETIME"]
+        == "15"
+    )
+    assert "TWILIO_OPERATOR_PEERING_LIFETIME" not in env(rendered({})), "a single replica runs no peering"
 
 
 def test_replicas_run_kopf_peering_per_namespace() -> None:

@@ -18,7 +18,7 @@ from chaos.control import TwilioSide, secret_values
 
 from tests.resilience.conftest import OPERATOR_ENV, Captured, make_namespace
 from tests.resilience.helpers import conditions, manifest, ready, tracebacks, wait_for
-from tests.resilience.shape_proxy import ShapeProxy, drop, html, rfc9457, set_field, truncated
+from tests.support.shape_proxy import ShapeProxy, drop, html, rfc9457, set_field, truncated
 from twilio_operator.sandbox.kubectl import Kubectl
 from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess
 

@@ -18,6 +18,11 @@ def operator_requests(kube_url: str) -> list[dict[str, Any]]:
 
 def api_calls(requests: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
     """(verb, api group, resource[/subresource]) for every request, as RBAC would see it."""
+    return {call[:3] for call in scoped_api_calls(requests)}
+
+
+def scoped_api_calls(requests: list[dict[str, Any]]) -> set[tuple[str, str, str, str | None]]:
+    """(verb, api group, resource[/subresource], namespace or None for cluster scope) for every request."""
     calls = set()
     for entry in requests:
         path = entry["path"].strip("/").split("/")
@@ -27,7 +32,7 @@ def api_calls(requests: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
         if entry.get("subresource"):
             resource = f"{resource}/{entry['subresource']}"
         if entry.get("verb") and resource:
-            calls.add((str(entry["verb"]), group, resource))
+            calls.add((str(entry["verb"]), group, resource, entry.get("namespace") or None))
     return calls
 
 

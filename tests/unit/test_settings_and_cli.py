@@ -5,7 +5,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
+from twilio_operator.runner import operator_settings
 from twilio_operator.settings import ConfigurationError, Settings
 
 SID = "AC" + "a" * 32
@@ -54,3 +56,12 @@ def test_the_token_never_shows_in_the_settings_repr(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", SID)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "supersecret-token")
     assert "supersecret-token" not in repr(Settings())
+
+
+def test_peering_lifetime_reaches_kopf_and_has_a_safe_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert operator_settings(Settings()).peering.lifetime == 60  # kopf's own default
+    monkeypatch.setenv("TWILIO_OPERATOR_PEERING_LIFETIME", "15")
+    assert operator_settings(Settings()).peering.lifetime == 15
+    monkeypatch.setenv("TWILIO_OPERATOR_PEERING_LIFETIME", "5")
+    with pytest.raises(ValidationError, match="peering_lifetime"):
+        Settings()
