@@ -29,7 +29,7 @@ def operator_settings(settings: Settings) -> kopf.OperatorSettings:
     config.watching.server_timeout = 300
     config.watching.client_timeout = 330
     config.networking.request_timeout = 60
-    config.batching.error_delays = (1, 2, 5, 10, 30)
+    config.queueing.error_delays = (1, 2, 5, 10, 30)
     # With --peering only: a replica killed without a goodbye blocks the standby ones until its keep-alive
     # expires, so this bounds the handover time.
     config.peering.lifetime = settings.peering_lifetime
