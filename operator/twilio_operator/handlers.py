@@ -54,27 +54,6 @@ class State:
         return self.runtime.plugs[kind.plural]
 
 
-def _only_our_bookkeeping(diff: kopf.Diff, reconciler: Reconciler, body: kopf.Body) -> bool:
-    """True when the only change is the external-name this process just wrote.
-
-    kopf reports the first annotation as added at metadata or metadata.annotations level, later ones by key.
-    """
-    recorded = reconciler.recorded.get(str(body.metadata.uid))
-    if not diff or recorded is None:
-        return False
-    for item in diff:
-        field, new = tuple(item.field), item.new
-        if field == ("metadata",) and isinstance(new, dict):
-            new = new.get("annotations")
-            field = ("metadata", "annotations")
-        if field == ("metadata", "annotations") and isinstance(new, dict) and set(new) == {EXTERNAL_NAME}:
-            new = new[EXTERNAL_NAME]
-            field = ("metadata", "annotations", EXTERNAL_NAME)
-        if field != ("metadata", "annotations", EXTERNAL_NAME) or new != recorded:
-            return False
-    return True
-
-
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     state = State()
 
@@ -178,8 +157,6 @@ def _register_kind(
         body: kopf.Body, patch: kopf.Patch, logger: Any, retry: int, diff: kopf.Diff, **_: Any
     ) -> None:
         managed, reconciler = state.plug(kind)
-        if _only_our_bookkeeping(diff, reconciler, body):
-            return
         await reconciler.reconcile(managed, Resource(body, patch, logger), retry)
 
     async def seen(event: kopf.RawEvent, **_: Any) -> None:
@@ -201,7 +178,13 @@ def _register_kind(
             state.plug(kind)[1].forget(uid)
         metrics.OBJECT_COUNTS.observe(kind.kind, uid, (c.get(status, c.READY) or {}).get("status"), gone=gone)
         annotations = meta.get("annotations") or {}
-        sid = None if gone else (annotations.get(EXTERNAL_NAME) or status.get("sid"))
+        named = annotations.get(EXTERNAL_NAME)
+        # kopf's diff leaves external-name out (it is mostly our own bookkeeping); a SID set by someone
+        # else on an object that already has one is acted on now, by a pass of its own.
+        foreign = named != status.get("sid") and state.plug(kind)[1].recorded.get(uid) != named
+        if named and status.get("sid") and foreign and not gone:
+            scheduler.kick(uid)
+        sid = None if gone else (named or status.get("sid"))
         settled = sid is not None and status.get("sid") == sid
         state.claims.observe(uid, sid, settled, str(meta.get("creationTimestamp") or ""))
         if kind is MESSAGING_SERVICE:

@@ -110,6 +110,34 @@ def test_adopt_existing_subaccount_by_external_name(
     assert twilio.subaccounts(f"{namespace}/adopted") == []
 
 
+def test_pointing_a_ready_object_at_another_subaccount_is_acted_on_at_once(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    body = json.loads(manifest("moved", friendlyName="moved-here"))
+    # No drift pass for an hour: only the annotation's change can bring the object to the new SID.
+    body["metadata"]["annotations"] = {"twilio.operator.dev/poll-interval": "1h"}
+    kubectl.apply(json.dumps(body), namespace)
+    first = ready(kubectl, "moved", namespace)["status"]["sid"]
+    other = twilio.client().api.v2010.accounts.create(friendly_name="moved-here-too")
+    kubectl.run(
+        "annotate",
+        "--overwrite",
+        KIND,
+        "moved",
+        "-n",
+        namespace,
+        f"twilio.operator.dev/external-name={other.sid}",
+    )
+    wait_for(
+        lambda: (kubectl.get(KIND, "moved", namespace) or {}).get("status", {}).get("sid") == other.sid,
+        20,
+        what="status.sid to follow the annotation",
+    )
+    # Adopted as declared: renamed to the spec's name; the first one is left as it was.
+    assert account(twilio, other.sid)["friendly_name"] == "moved-here"
+    assert account(twilio, first)["status"] == "active"
+
+
 def test_adopting_a_missing_sid_reports_external_not_found(
     kubectl: Kubectl, namespace: str, operator: OperatorProcess
 ) -> None:

@@ -128,7 +128,7 @@ class Reconciler:
         # The metrics' kind label, e.g. ApiKey.
         self.kind_name = kind
         self.locks = Locks()
-        # SIDs this process recorded in external-name, so the update they trigger is recognised as ours.
+        # SIDs this process recorded in external-name, so the event they cause is recognised as ours.
         self.recorded: dict[str, str] = {}
         # The resourceVersion each object had after this process's last write to it.
         self.written: dict[str, str] = {}

@@ -20,8 +20,9 @@ CREATE_SUCCEEDED = PREFIX + "external-create-succeeded"
 PAUSED = PREFIX + "paused"
 RECONCILE_REQUESTED_AT = PREFIX + "reconcile-requested-at"
 POLL_INTERVAL = PREFIX + "poll-interval"
-# Annotations only the operator writes: changes to them are bookkeeping, not a reason to reconcile again.
-BOOKKEEPING_ANNOTATIONS = (CREATE_PENDING, CREATE_SUCCEEDED)
+# Annotations that are the operator's bookkeeping, left out of what kopf compares: writing them must not
+# make kopf run an update. external-name is also set by people (adoption): handlers.py acts on that.
+BOOKKEEPING_ANNOTATIONS = (CREATE_PENDING, CREATE_SUCCEEDED, EXTERNAL_NAME)
 
 
 @dataclass

@@ -78,6 +78,11 @@ class TwilioGateway:
         self.calls = 0
 
     async def close(self) -> None:
+        # Shared fetches outlive the passes that started them: stop them before their session goes.
+        pending: list[asyncio.Future[Any]] = [*self._fetching.values(), *self._listing.values()]
+        for future in pending:
+            future.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         await self.http.close()
 
     @property
