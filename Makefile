@@ -63,6 +63,7 @@ clean:
 # The container image, with buildah, podman or docker, whichever is installed (buildah and podman need no
 # daemon). Where the builder cannot create namespaces or reach a registry, for example inside a container:
 #   make image IMAGE_BUILD_FLAGS="--isolation chroot --pull=never"
+# With no registry at all, `make image-test` below makes the base image too.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE ?= localhost/twilio-operator:$(VERSION)
 IMAGE_BUILDER ?= $(firstword $(foreach tool,buildah podman docker,$(shell command -v $(tool) 2>/dev/null)))
@@ -73,6 +74,16 @@ image:
 	@test -n "$(IMAGE_BUILDER)" || { echo "make image: install buildah, podman or docker" >&2; exit 1; }
 	$(IMAGE_BUILDER) build $(IMAGE_BUILD_FLAGS) --build-arg VERSION=$(VERSION) \
 		--build-arg REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) -t $(IMAGE) .
+
+# The image built and run where no registry is reachable (needs root, buildah and debootstrap): the
+# Dockerfile's base image made from Debian packages and cached (scripts/image.sh base), the Dockerfile built
+# on it, then `twilio-operator version`, the user and the entrypoint checked inside (tests/packaging/test_image.py).
+.PHONY: image-base image-test
+image-base:
+	scripts/image.sh base
+
+image-test: venv
+	$(BIN)/pytest tests/packaging/test_image.py $(PYTEST_ARGS)
 
 # Seeded chaos run: 200 objects, 20 SIGKILLs, faults on both emulators, then the fuzz suite; writes
 # chaos/results.json and prints the summary table. `make chaos SEED=7` reproduces a run's workload.

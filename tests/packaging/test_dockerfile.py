@@ -1,8 +1,8 @@
 """The Dockerfile: hadolint-clean, the image conventions, and its install steps working in a clean venv.
 
-No container registry is reachable where the tests run, so the image itself is not built here (`make image`
-does that where a builder and a registry exist). What can break the image without a registry is tested:
-the build stage's RUN steps are run as they are written, against a temporary root, with pip fed from an
+These checks need neither root nor a builder; test_image.py builds the image itself and runs it (on a base
+image made from Debian packages, since no container registry is reachable where the tests run). Here the
+build stage's RUN steps are run as they are written, against a temporary root, with pip fed from an
 offline wheelhouse, and the result must start.
 """
 
