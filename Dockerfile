@@ -13,7 +13,7 @@
 # tests/packaging/test_dockerfile.py runs this stage's RUN steps in a temporary virtualenv, so keep every
 # path in them behind the ENV names below.
 
-FROM python:3.12.11-slim-bookworm AS build
+FROM python:3.11.14-slim-bookworm AS build
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \
@@ -33,7 +33,7 @@ RUN python3 -m venv --without-pip "$VIRTUAL_ENV" \
     && "$VIRTUAL_ENV/bin/twilio-operator" version
 
 
-FROM python:3.12.11-slim-bookworm
+FROM python:3.11.14-slim-bookworm
 
 ARG VERSION=0.1.0
 ARG REVISION=unknown
@@ -46,7 +46,7 @@ LABEL org.opencontainers.image.title="twilio-operator" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.base.name="docker.io/library/python:3.12.11-slim-bookworm"
+      org.opencontainers.image.base.name="docker.io/library/python:3.11.14-slim-bookworm"
 
 # Same path as in the build stage: the virtualenv's scripts have it in their shebang lines.
 COPY --from=build /opt/twilio-operator /opt/twilio-operator

@@ -47,7 +47,7 @@ def test_hadolint_finds_nothing() -> None:
 def test_base_image_is_a_pinned_slim_python() -> None:
     for stage in STAGES:
         assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-[a-z]+", stage.image), (
-            f"pin the base by full version, e.g. python:3.12.11-slim-bookworm, not {stage.image}"
+            f"pin the base by full version, e.g. python:3.11.14-slim-bookworm, not {stage.image}"
         )
     assert len({s.image for s in STAGES}) == 1, "build and final stage must share one base (same Python)"
     assert FINAL.labels()["org.opencontainers.image.base.name"].endswith(FINAL.image)
