@@ -13,6 +13,7 @@ help:
 	@echo "make demo   - run the operator end to end on the embedded sandbox"
 	@echo "make test   - lint and run the whole test suite"
 	@echo "make bench  - benchmarks (figures printed, never pass/fail)"
+	@echo "make smoke  - check the operator installed in the current kube context end to end, with kubectl only"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -84,6 +85,13 @@ image-base:
 
 image-test: venv
 	$(BIN)/pytest tests/packaging/test_image.py $(PYTEST_ARGS)
+
+# The operator installed in the current kube context checked end to end with kubectl alone: real Twilio where
+# the chart runs with real credentials (a subaccount, closed at the end). SMOKE_* variables in scripts/smoke.sh,
+# e.g. `make smoke SMOKE_CONTEXT=staging`; tests/e2e/test_smoke_script.py runs it against the sandbox.
+.PHONY: smoke
+smoke:
+	scripts/smoke.sh
 
 # Seeded chaos run: 200 objects, 20 SIGKILLs, faults on both emulators, then the fuzz suite; writes
 # chaos/results.json and prints the summary table. `make chaos SEED=7` reproduces a run's workload.
