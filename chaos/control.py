@@ -89,6 +89,9 @@ class TwilioSide(TwilioControl):
     def subaccounts(self, friendly_name: str) -> list[dict[str, Any]]:
         return [a for a in self.state()["accounts"] if a.get("friendly_name") == friendly_name]
 
+    def writes_since(self, seq: int) -> list[dict[str, Any]]:
+        return [r for r in self.requests_since(seq) if r.get("write")]
+
     def authenticates(self, data: dict[str, str]) -> bool:
         """Use an ApiKey Secret the way a workload would (as `envFrom`); 403 means valid but restricted."""
         try:

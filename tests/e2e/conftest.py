@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import socket
-import uuid
 from collections.abc import Collection, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import check_operator_log
 from tests.packaging.charts import OPERATOR_CHART, render
 from tests.packaging.rbac import allowed, operator_grants
 from tests.support.kube_side import api_calls, operator_requests, scoped_api_calls, spec_writes
 from tests.support.twilio_side import TwilioSide
-from twilio_operator.sandbox.kubectl import Kubectl
 from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess
 
 # Short enough that drift tests converge quickly, long enough that tests can observe a stable state.
@@ -115,18 +112,4 @@ def operator(
     process.start()
     yield process
     process.stop()
-    logs = process.all_logs()
-    assert "Traceback" not in logs or "TemporaryError" in logs, "the operator crashed; see its log"
-
-
-@pytest.fixture
-def kubectl(sandbox: SandboxProcess, tmp_path: Path) -> Kubectl:
-    return Kubectl(sandbox.kubeconfig, tmp_path / "kubectl-cache")
-
-
-@pytest.fixture
-def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> str:
-    base = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
-    name = f"{base}-{uuid.uuid4().hex[:5]}"
-    kubectl.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n")
-    return name
+    check_operator_log(process)

@@ -6,14 +6,11 @@ sandbox starts only for tests that ask for it.
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from twilio_operator.sandbox.kubectl import Kubectl
+from tests.conftest import check_operator_log
 from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess
 
 
@@ -31,18 +28,4 @@ def operator(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) 
     process.start()
     yield process
     process.stop()
-    logs = process.all_logs()
-    assert "Traceback" not in logs or "TemporaryError" in logs, "the operator crashed; see its log"
-
-
-@pytest.fixture
-def kubectl(sandbox: SandboxProcess, tmp_path: Path) -> Kubectl:
-    return Kubectl(sandbox.kubeconfig, tmp_path / "kubectl-cache")
-
-
-@pytest.fixture
-def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> str:
-    base = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
-    name = f"{base}-{uuid.uuid4().hex[:5]}"
-    kubectl.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n")
-    return name
+    check_operator_log(process)
