@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from .calls import Call, Handler, Reply, friendly_name
@@ -189,56 +190,10 @@ def add_phone_number(call: Call) -> Reply:
     return Reply(201, phone_number_json(call, service, entry))
 
 
-def list_phone_numbers(call: Call) -> Reply:
-    service = _service(call)
-    entries = list(service.phone_numbers.values())
-    return _page(
-        call, "phone_numbers", entries, lambda e: e.sid, lambda e: phone_number_json(call, service, e)
-    )
-
-
-def fetch_phone_number(call: Call) -> Reply:
-    service = _service(call)
-    entry = service.phone_numbers.get(call.path_params["Sid"])
-    if entry is None:
-        raise not_found(call.path)
-    return Reply(200, phone_number_json(call, service, entry))
-
-
-def remove_phone_number(call: Call) -> Reply:
-    service = _service(call)
-    if call.path_params["Sid"] not in service.phone_numbers:
-        raise not_found(call.path)
-    call.state.remove_sender(service, call.path_params["Sid"])
-    return Reply(204)
-
-
 def add_short_code(call: Call) -> Reply:
     service = _service(call)
     entry = call.state.add_short_code_to_service(service, call.form["ShortCodeSid"], call.path)
     return Reply(201, short_code_json(call, service, entry))
-
-
-def list_short_codes(call: Call) -> Reply:
-    service = _service(call)
-    entries = list(service.short_codes.values())
-    return _page(call, "short_codes", entries, lambda e: e.sid, lambda e: short_code_json(call, service, e))
-
-
-def fetch_short_code(call: Call) -> Reply:
-    service = _service(call)
-    entry = service.short_codes.get(call.path_params["Sid"])
-    if entry is None:
-        raise not_found(call.path)
-    return Reply(200, short_code_json(call, service, entry))
-
-
-def remove_short_code(call: Call) -> Reply:
-    service = _service(call)
-    if call.path_params["Sid"] not in service.short_codes:
-        raise not_found(call.path)
-    call.state.remove_sender(service, call.path_params["Sid"])
-    return Reply(204)
 
 
 def add_alpha_sender(call: Call) -> Reply:
@@ -250,25 +205,41 @@ def add_alpha_sender(call: Call) -> Reply:
     return Reply(201, alpha_sender_json(call, call.state.add_alpha_sender(service, alpha)))
 
 
-def list_alpha_senders(call: Call) -> Reply:
-    service = _service(call)
-    senders = list(service.alpha_senders.values())
-    return _page(call, "alpha_senders", senders, lambda a: a.sid, lambda a: alpha_sender_json(call, a))
+@dataclass(frozen=True)
+class Pool:
+    """One kind of sender in a service's pool: its list key, where the service keeps it, how it renders."""
+
+    key: str
+    members: Callable[[Service], Mapping[str, Any]]
+    render: Callable[[Call, Service, Any], dict[str, Any]]
+
+    def list(self, call: Call) -> Reply:
+        service = _service(call)
+        entries = list(self.members(service).values())
+        return _page(call, self.key, entries, lambda e: e.sid, lambda e: self.render(call, service, e))
+
+    def fetch(self, call: Call) -> Reply:
+        service = _service(call)
+        entry = self.members(service).get(call.path_params["Sid"])
+        if entry is None:
+            raise not_found(call.path)
+        return Reply(200, self.render(call, service, entry))
+
+    def remove(self, call: Call) -> Reply:
+        service = _service(call)
+        if call.path_params["Sid"] not in self.members(service):
+            raise not_found(call.path)
+        call.state.remove_sender(service, call.path_params["Sid"])
+        return Reply(204)
 
 
-def fetch_alpha_sender(call: Call) -> Reply:
-    sender = _service(call).alpha_senders.get(call.path_params["Sid"])
-    if sender is None:
-        raise not_found(call.path)
-    return Reply(200, alpha_sender_json(call, sender))
-
-
-def remove_alpha_sender(call: Call) -> Reply:
-    service = _service(call)
-    if call.path_params["Sid"] not in service.alpha_senders:
-        raise not_found(call.path)
-    call.state.remove_sender(service, call.path_params["Sid"])
-    return Reply(204)
+POOLS = {
+    "PhoneNumber": Pool("phone_numbers", lambda s: s.phone_numbers, phone_number_json),
+    "ShortCode": Pool("short_codes", lambda s: s.short_codes, short_code_json),
+    "AlphaSender": Pool(
+        "alpha_senders", lambda s: s.alpha_senders, lambda call, _, a: alpha_sender_json(call, a)
+    ),
+}
 
 
 def _page(
@@ -289,15 +260,11 @@ HANDLERS: dict[str, Handler] = {
     "UpdateService": update_service,
     "DeleteService": delete_service,
     "CreatePhoneNumber": add_phone_number,
-    "ListPhoneNumber": list_phone_numbers,
-    "FetchPhoneNumber": fetch_phone_number,
-    "DeletePhoneNumber": remove_phone_number,
     "CreateShortCode": add_short_code,
-    "ListShortCode": list_short_codes,
-    "FetchShortCode": fetch_short_code,
-    "DeleteShortCode": remove_short_code,
     "CreateAlphaSender": add_alpha_sender,
-    "ListAlphaSender": list_alpha_senders,
-    "FetchAlphaSender": fetch_alpha_sender,
-    "DeleteAlphaSender": remove_alpha_sender,
+    **{
+        f"{verb}{kind}": getattr(pool, method)
+        for kind, pool in POOLS.items()
+        for verb, method in (("List", "list"), ("Fetch", "fetch"), ("Delete", "remove"))
+    },
 }
