@@ -27,7 +27,9 @@ def _cmd_crds(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .settings import ConfigurationError, Settings
+    from pydantic import ValidationError
+
+    from .settings import ConfigurationError, Settings, describe
 
     overrides: dict[str, object] = {}
     if args.allow_parent_account:
@@ -41,6 +43,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
         settings.credentials()
+    except ValidationError as error:
+        print(f"twilio-operator: {describe(error)}", file=sys.stderr)
+        return 2
     except ConfigurationError as error:
         print(f"twilio-operator: {error}", file=sys.stderr)
         return 2

@@ -5,12 +5,25 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ConfigurationError(Exception):
     """The operator cannot start with this configuration; the message says what to set."""
+
+
+def describe(error: ValidationError) -> str:
+    """One line per bad setting, named as it is set (the environment variable), without the value."""
+    problems = []
+    for item in error.errors():
+        name = str(item["loc"][0]) if item["loc"] else "?"
+        field = Settings.model_fields.get(name)
+        alias = field.validation_alias if field is not None else None
+        choices = getattr(alias, "choices", None)
+        variable = str(choices[0]) if choices else "TWILIO_OPERATOR_" + name.upper()
+        problems.append(f"{variable}: {item['msg']}")
+    return "; ".join(problems)
 
 
 class Settings(BaseSettings):

@@ -28,6 +28,29 @@ def test_run_without_credentials_fails_with_one_actionable_line() -> None:
     assert len(lines) == 1 and "TWILIO_ACCOUNT_SID" in lines[0] and "TWILIO_AUTH_TOKEN" in lines[0]
 
 
+def test_bad_settings_fail_with_one_line_naming_each_variable() -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TWILIO_ACCOUNT_SID": SID,
+        "TWILIO_AUTH_TOKEN": "supersecret-token",
+        "TWILIO_OPERATOR_DRIFT_INTERVAL": "soon",
+        "TWILIO_OPERATOR_PEERING_LIFETIME": "5",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "twilio_operator.cli", "run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "TWILIO_OPERATOR_DRIFT_INTERVAL: " in lines[0] and "TWILIO_OPERATOR_PEERING_LIFETIME: " in lines[0]
+    assert "supersecret-token" not in result.stderr
+
+
 def test_credentials_from_files_are_reread_when_they_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
