@@ -13,36 +13,32 @@ from twilio_operator.settings import ConfigurationError, Settings
 SID = "AC" + "a" * 32
 
 
-def test_run_without_credentials_fails_with_one_actionable_line() -> None:
-    env = {"PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
+def run_operator(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "twilio_operator.cli", "run"],
         capture_output=True,
         text=True,
-        env=env,
+        env={"PATH": "/usr/bin:/bin", **env},
         check=False,
         timeout=60,
     )
+
+
+def test_run_without_credentials_fails_with_one_actionable_line() -> None:
+    result = run_operator({})
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "TWILIO_ACCOUNT_SID" in lines[0] and "TWILIO_AUTH_TOKEN" in lines[0]
 
 
 def test_bad_settings_fail_with_one_line_naming_each_variable() -> None:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "TWILIO_ACCOUNT_SID": SID,
-        "TWILIO_AUTH_TOKEN": "supersecret-token",
-        "TWILIO_OPERATOR_DRIFT_INTERVAL": "soon",
-        "TWILIO_OPERATOR_PEERING_LIFETIME": "5",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "twilio_operator.cli", "run"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=60,
+    result = run_operator(
+        {
+            "TWILIO_ACCOUNT_SID": SID,
+            "TWILIO_AUTH_TOKEN": "supersecret-token",
+            "TWILIO_OPERATOR_DRIFT_INTERVAL": "soon",
+            "TWILIO_OPERATOR_PEERING_LIFETIME": "5",
+        }
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
