@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import check_operator_log
 from tests.packaging.charts import OPERATOR_CHART, render
 from tests.packaging.rbac import allowed, operator_grants
 from tests.support.kube_side import api_calls, operator_requests, scoped_api_calls, spec_writes
+from tests.support.sandbox_fixtures import check_operator_log, kubectl, namespace  # noqa: F401 (fixtures)
 from tests.support.twilio_side import TwilioSide
 from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess
 
@@ -64,9 +64,9 @@ def check_rbac_covers_exactly(
     nothing in the API groups `exact_groups` (None: all of them) that no request used."""
     grants = operator_grants(render(OPERATOR_CHART, values or {}, namespace="twilio-system"))
     refused = sorted(
-        (verb, group, resource, namespace or "")
-        for verb, group, resource, namespace in scoped_api_calls(requests)
-        if not allowed(grants, verb, group, resource, namespace)
+        (verb, group, resource, scope or "")
+        for verb, group, resource, scope in scoped_api_calls(requests)
+        if not allowed(grants, verb, group, resource, scope)
     )
     assert refused == [], f"the chart's RBAC refuses calls the operator makes: {refused}"
     granted = {(g.verb, g.group, g.resource) for g in grants}

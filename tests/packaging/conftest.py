@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import check_operator_log
+from tests.support.sandbox_fixtures import check_operator_log, kubectl, namespace  # noqa: F401 (fixtures)
 from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess
 
 

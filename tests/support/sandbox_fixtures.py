@@ -1,4 +1,5 @@
-"""Fixtures every suite that talks to a sandbox shares; each suite's conftest provides its own `sandbox`."""
+"""Fixtures the suites that talk to a sandbox share, imported by their conftest.py; each conftest provides
+its own `sandbox`."""
 
 from __future__ import annotations
 
