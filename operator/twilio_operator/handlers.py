@@ -54,6 +54,11 @@ class State:
         return self.runtime.plugs[kind.plural]
 
 
+# Handlers that run for every watch event and only update in-memory indexes.
+TRACKER = "track"
+WATCHERS = frozenset({TRACKER, "subaccount-index", "ingress-index"})
+
+
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     state = State()
 
@@ -104,7 +109,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
             await runtime.gateway.close()
             await runtime.kube.close()
 
-    @kopf.on.event(GROUP, VERSION, SUBACCOUNT.plural, registry=registry)
+    @kopf.on.event(GROUP, VERSION, SUBACCOUNT.plural, id="subaccount-index", registry=registry)
     async def subaccount_seen(event: kopf.RawEvent, **_: Any) -> None:
         # Children resolve their subaccountRef from this, and wait on it, without API calls.
         obj = event["object"]
@@ -121,7 +126,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
             for plural in (API_KEY.plural, MESSAGING_SERVICE.plural):
                 state.runtime.schedulers[plural].kick_where(child)
 
-    @kopf.on.event("networking.k8s.io", "v1", "ingresses", registry=registry)
+    @kopf.on.event("networking.k8s.io", "v1", "ingresses", id="ingress-index", registry=registry)
     async def ingress_seen(event: kopf.RawEvent, **_: Any) -> None:
         # Webhook URLs follow their Ingress: every service that references it gets a pass now.
         obj = event["object"]
@@ -203,4 +208,4 @@ def _register_kind(
     kopf.on.create(GROUP, VERSION, kind.plural, id="reconcile", **common)(reconcile)
     kopf.on.update(GROUP, VERSION, kind.plural, id="reconcile", **common)(on_update)
     kopf.on.delete(GROUP, VERSION, kind.plural, id="finalize", when=needs_finalizer, **common)(finalize)
-    kopf.on.event(GROUP, VERSION, kind.plural, id="track", registry=registry)(seen)
+    kopf.on.event(GROUP, VERSION, kind.plural, id=TRACKER, registry=registry)(seen)

@@ -10,7 +10,7 @@ from wsgiref.simple_server import WSGIServer
 import kopf
 
 from . import metrics
-from .handlers import register
+from .handlers import WATCHERS, register
 from .reconcile.model import BOOKKEEPING_ANNOTATIONS
 from .settings import ConfigurationError, Settings
 
@@ -36,6 +36,16 @@ def operator_settings(settings: Settings) -> kopf.OperatorSettings:
     return config
 
 
+class QuietWatchers(logging.Filter):
+    """Drops kopf's "Handler 'track' succeeded." lines: the index handlers run for every watch event, so at
+    scale those lines would be most of the log while saying nothing (their failures still show)."""
+
+    SUCCEEDED = frozenset(f"Handler '{handler}' succeeded." for handler in WATCHERS)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO or record.getMessage() not in self.SUCCEEDED
+
+
 def configure_logging(settings: Settings) -> None:
     kopf.configure(
         debug=settings.log_level == "DEBUG",
@@ -46,6 +56,9 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger().setLevel(level)
     # The SDK logs every request and its headers at INFO; our own logs say what matters.
     logging.getLogger("twilio").setLevel(logging.WARNING)
+    objects = logging.getLogger("kopf.objects")
+    if not any(isinstance(f, QuietWatchers) for f in objects.filters):
+        objects.addFilter(QuietWatchers())
 
 
 def run(

@@ -42,6 +42,20 @@ def test_create_reaches_ready_with_sid_in_status_and_twilio(
     assert len(twilio.subaccounts(f"{namespace}/dev")) == 1
 
 
+def test_the_log_says_what_was_done_without_a_line_per_watch_event(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess
+) -> None:
+    before = len(operator.all_logs())
+    kubectl.apply(manifest("quiet"), namespace)
+    ready(kubectl, "quiet", namespace)
+    kubectl.apply(manifest("quiet", friendlyName="renamed"), namespace)
+    ready(kubectl, "quiet", namespace)
+    logs = operator.all_logs()[before:]
+    assert "Handler 'reconcile' succeeded." in logs
+    for watcher in ("track", "subaccount-index", "ingress-index"):
+        assert f"Handler '{watcher}' succeeded." not in logs
+
+
 def test_update_friendly_name_and_state_both_ways(
     kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
 ) -> None:
