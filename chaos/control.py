@@ -7,42 +7,22 @@ streams, the request log, garbage-collection settling) is small enough to live h
 from __future__ import annotations
 
 import base64
-import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
-from twilio_operator.sandbox.twilio_control import TwilioControl
+from twilio_operator.sandbox.twilio_control import ControlClient, TwilioControl
 from twilio_operator.twilio.http import BaseUrlHttpClient
 
 MANAGED_BY = "app.kubernetes.io/managed-by=twilio-operator"
 
 
-class KubeControl:
+class KubeControl(ControlClient):
     """`/__sandbox/` on the Kubernetes API emulator."""
 
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url.rstrip("/")
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            f"{self.base_url}/__sandbox/{path.lstrip('/')}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                text = response.read().decode()
-        except urllib.error.HTTPError as error:
-            text = error.read().decode()
-            if error.code != 504:  # gc/settle answers 504 when it did not settle; the body says so
-                raise AssertionError(f"{method} {path}: {error.code} {text}") from error
-        return json.loads(text) if text else None
+    # gc/settle answers 504 when it did not settle; the body says so.
+    ANSWERS = frozenset({504})
 
     def fault(self, **spec: Any) -> dict[str, Any]:
         result: dict[str, Any] = self.call("POST", "faults", spec)

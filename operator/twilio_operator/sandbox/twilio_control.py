@@ -1,13 +1,19 @@
-"""Client of the Twilio emulator's test-control endpoints (`/__sandbox/...`)."""
+"""Clients of the emulators' test-control endpoints (`/__sandbox/...`)."""
 
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from typing import Any
 
 
-class TwilioControl:
+class ControlClient:
+    """JSON over `/__sandbox/` of one emulator."""
+
+    # Statuses whose body is an answer, not a failure.
+    ANSWERS: frozenset[int] = frozenset()
+
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
 
@@ -19,10 +25,17 @@ class TwilioControl:
             method=method,
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            text = response.read().decode()
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                text = response.read().decode()
+        except urllib.error.HTTPError as error:
+            if error.code not in self.ANSWERS:
+                raise
+            text = error.read().decode()
         return json.loads(text) if text else None
 
+
+class TwilioControl(ControlClient):
     def state(self) -> dict[str, Any]:
         result: dict[str, Any] = self.call("GET", "state")
         return result
