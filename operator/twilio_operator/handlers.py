@@ -18,7 +18,7 @@ from .reconcile import conditions as c
 from .reconcile.apikey import ApiKeyKind
 from .reconcile.managed import Reconciler
 from .reconcile.messagingservice import MessagingServiceKind, ingress_names
-from .reconcile.model import EXTERNAL_NAME, ManagedKind, Resource
+from .reconcile.model import CREATE_PENDING, EXTERNAL_NAME, ManagedKind, Resource
 from .reconcile.references import ClaimRegistry, SubaccountDirectory
 from .reconcile.scheduler import DriftScheduler
 from .reconcile.subaccount import SubaccountKind
@@ -196,8 +196,13 @@ def _register_kind(
             names = None if gone else ingress_names(dict(obj.get("spec") or {}))
             state.ingresses.refer(uid, str(meta.get("namespace")), names)
 
-    def needs_finalizer(spec: kopf.Spec, **_: Any) -> bool:
-        return finalizer_needed(dict(spec))
+    def needs_finalizer(
+        spec: kopf.Spec, annotations: kopf.Annotations, status: kopf.Status, **_: Any
+    ) -> bool:
+        # Only once a Twilio object may exist: a create's journal entry adds the finalizer in the same write,
+        # so kopf is not asked for a write of its own before the first pass.
+        exists = EXTERNAL_NAME in annotations or CREATE_PENDING in annotations or bool(status.get("sid"))
+        return exists and finalizer_needed(dict(spec))
 
     async def finalize(body: kopf.Body, patch: kopf.Patch, logger: Any, retry: int, **_: Any) -> None:
         managed, reconciler = state.plug(kind)

@@ -11,7 +11,7 @@ import kopf
 
 from . import metrics
 from .handlers import WATCHERS, register
-from .reconcile.model import BOOKKEEPING_ANNOTATIONS
+from .reconcile.model import BOOKKEEPING_ANNOTATIONS, FINALIZER
 from .settings import ConfigurationError, Settings
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ def operator_settings(settings: Settings) -> kopf.OperatorSettings:
     config = kopf.OperatorSettings()
     # Events only when we say so: kopf's per-handler success events would double the API traffic.
     config.posting.level = logging.WARNING
-    config.persistence.finalizer = "twilio.operator.dev/finalizer"
+    config.persistence.finalizer = FINALIZER
     config.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         ignored_fields=[("metadata", "annotations", key) for key in BOOKKEEPING_ANNOTATIONS]
     )

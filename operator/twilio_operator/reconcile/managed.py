@@ -28,6 +28,7 @@ from .model import (
     CREATE_PENDING,
     CREATE_SUCCEEDED,
     EXTERNAL_NAME,
+    FINALIZER,
     PAUSED,
     POLL_INTERVAL,
     RECONCILE_REQUESTED_AT,
@@ -427,7 +428,13 @@ class Reconciler:
     async def _create(
         self, kind: ManagedKind[D], resource: Resource, desired: D, external: External[D]
     ) -> Observed:
-        await self.annotate(resource, {CREATE_PENDING: c.now_rfc3339(), EXTERNAL_NAME: None})
+        metadata: dict[str, Any] = {"annotations": {CREATE_PENDING: c.now_rfc3339(), EXTERNAL_NAME: None}}
+        finalizers = list(resource.body.metadata.get("finalizers") or [])
+        if kind.finalizer_needed(resource.spec) and FINALIZER not in finalizers:
+            # Added with the journal entry, not before: until a Twilio object may exist, deleting the
+            # object has nothing to wait for. (The whole list, as kopf writes it: a merge patch.)
+            metadata["finalizers"] = [*finalizers, FINALIZER]
+        await self._patch(resource, "", {"metadata": metadata})
         try:
             observed = await external.create(desired)
         except Terminal:

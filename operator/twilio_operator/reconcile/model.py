@@ -20,6 +20,7 @@ CREATE_SUCCEEDED = PREFIX + "external-create-succeeded"
 PAUSED = PREFIX + "paused"
 RECONCILE_REQUESTED_AT = PREFIX + "reconcile-requested-at"
 POLL_INTERVAL = PREFIX + "poll-interval"
+FINALIZER = PREFIX + "finalizer"
 # Annotations that are the operator's bookkeeping, left out of what kopf compares: writing them must not
 # make kopf run an update. external-name is also set by people (adoption): handlers.py acts on that.
 BOOKKEEPING_ANNOTATIONS = (CREATE_PENDING, CREATE_SUCCEEDED, EXTERNAL_NAME)
@@ -153,6 +154,11 @@ class ManagedKind(Protocol, Generic[D]):
 
     @staticmethod
     def deletion_policy(spec: dict[str, Any]) -> str: ...
+
+    @staticmethod
+    def finalizer_needed(spec: dict[str, Any]) -> bool:
+        """Whether deleting the object must wait for Twilio to be told (once a Twilio object may exist)."""
+        ...
 
     async def delete(self, resource: Resource, sid: str, policy: str) -> None: ...
 
