@@ -16,6 +16,7 @@ from .kube.client import KubeClient
 from .kube.ingress import IngressDirectory
 from .reconcile import conditions as c
 from .reconcile.apikey import ApiKeyKind
+from .reconcile.handled import HandledRecord
 from .reconcile.managed import Reconciler
 from .reconcile.messagingservice import MessagingServiceKind, ingress_names
 from .reconcile.model import CREATE_PENDING, EXTERNAL_NAME, ManagedKind, Resource
@@ -59,7 +60,7 @@ TRACKER = "track"
 WATCHERS = frozenset({TRACKER, "subaccount-index", "ingress-index"})
 
 
-def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
+def register(registry: kopf.OperatorRegistry, settings: Settings, handled: HandledRecord) -> None:
     state = State()
 
     @kopf.on.login(registry=registry)
@@ -78,7 +79,9 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         kube = KubeClient(info)
 
         def reconciler(kind: Kind) -> Reconciler:
-            return Reconciler(settings, kube, kind.api_version, kind.plural, state.claims, kind=kind.kind)
+            return Reconciler(
+                settings, kube, kind.api_version, kind.plural, state.claims, kind=kind.kind, handled=handled
+            )
 
         plugs: dict[str, tuple[ManagedKind[Any], Reconciler]] = {
             SUBACCOUNT.plural: (SubaccountKind(gateway, kube), reconciler(SUBACCOUNT)),
@@ -154,15 +157,13 @@ def _register_kind(
     state: State,
     finalizer_needed: Callable[[dict[str, Any]], bool],
 ) -> None:
-    async def reconcile(body: kopf.Body, patch: kopf.Patch, logger: Any, retry: int, **_: Any) -> None:
-        managed, reconciler = state.plug(kind)
-        await reconciler.reconcile(managed, Resource(body, patch, logger), retry)
-
-    async def on_update(
-        body: kopf.Body, patch: kopf.Patch, logger: Any, retry: int, diff: kopf.Diff, **_: Any
+    async def reconcile(
+        body: kopf.Body, patch: kopf.Patch, logger: Any, retry: int, old: Any, new: Any, **_: Any
     ) -> None:
         managed, reconciler = state.plug(kind)
-        await reconciler.reconcile(managed, Resource(body, patch, logger), retry)
+        # What kopf will record as handled when this handler succeeds (nothing when it already has).
+        handled = new if new is not None and new != old else None
+        await reconciler.reconcile(managed, Resource(body, patch, logger), retry, handled)
 
     async def seen(event: kopf.RawEvent, **_: Any) -> None:
         if state.runtime is None:
@@ -179,14 +180,17 @@ def _register_kind(
         status = obj.get("status") or {}
         gone = event["type"] == "DELETED"
         scheduler.track(uid, None if gone else kopf.Body(obj))
+        reconciler = state.plug(kind)[1]
         if gone:
-            state.plug(kind)[1].forget(uid)
+            reconciler.forget(uid)
+        else:
+            reconciler.seen(uid, meta.get("resourceVersion"))
         metrics.OBJECT_COUNTS.observe(kind.kind, uid, (c.get(status, c.READY) or {}).get("status"), gone=gone)
         annotations = meta.get("annotations") or {}
         named = annotations.get(EXTERNAL_NAME)
         # kopf's diff leaves external-name out (it is mostly our own bookkeeping); a SID set by someone
         # else on an object that already has one is acted on now, by a pass of its own.
-        foreign = named != status.get("sid") and state.plug(kind)[1].recorded.get(uid) != named
+        foreign = named != status.get("sid") and reconciler.recorded.get(uid) != named
         if named and status.get("sid") and foreign and not gone:
             scheduler.kick(uid)
         sid = None if gone else (named or status.get("sid"))
@@ -211,6 +215,6 @@ def _register_kind(
     common: dict[str, Any] = {"registry": registry, "backoff": settings.backoff_base}
     kopf.on.resume(GROUP, VERSION, kind.plural, id="reconcile", **common)(reconcile)
     kopf.on.create(GROUP, VERSION, kind.plural, id="reconcile", **common)(reconcile)
-    kopf.on.update(GROUP, VERSION, kind.plural, id="reconcile", **common)(on_update)
+    kopf.on.update(GROUP, VERSION, kind.plural, id="reconcile", **common)(reconcile)
     kopf.on.delete(GROUP, VERSION, kind.plural, id="finalize", when=needs_finalizer, **common)(finalize)
     kopf.on.event(GROUP, VERSION, kind.plural, id=TRACKER, registry=registry)(seen)

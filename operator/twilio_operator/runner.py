@@ -11,20 +11,19 @@ import kopf
 
 from . import metrics
 from .handlers import WATCHERS, register
-from .reconcile.model import BOOKKEEPING_ANNOTATIONS, FINALIZER
+from .reconcile.handled import HandledRecord
+from .reconcile.model import FINALIZER
 from .settings import ConfigurationError, Settings
 
 log = logging.getLogger(__name__)
 
 
-def operator_settings(settings: Settings) -> kopf.OperatorSettings:
+def operator_settings(settings: Settings, handled: HandledRecord | None = None) -> kopf.OperatorSettings:
     config = kopf.OperatorSettings()
     # Events only when we say so: kopf's per-handler success events would double the API traffic.
     config.posting.level = logging.WARNING
     config.persistence.finalizer = FINALIZER
-    config.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        ignored_fields=[("metadata", "annotations", key) for key in BOOKKEEPING_ANNOTATIONS]
-    )
+    config.persistence.diffbase_storage = handled or HandledRecord()
     config.persistence.progress_storage = kopf.AnnotationsProgressStorage()
     config.watching.server_timeout = 300
     config.watching.client_timeout = 330
@@ -70,13 +69,14 @@ def run(
 ) -> int:
     configure_logging(settings)
     registry = kopf.OperatorRegistry()
-    register(registry, settings)
+    handled = HandledRecord()
+    register(registry, settings, handled)
     server = serve_metrics(settings)
     try:
         asyncio.run(
             kopf.operator(
                 registry=registry,
-                settings=operator_settings(settings),
+                settings=operator_settings(settings, handled),
                 clusterwide=not namespaces,
                 namespaces=namespaces,
                 standalone=peering is None,

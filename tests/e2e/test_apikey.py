@@ -8,9 +8,10 @@ from typing import Any
 from twilio.base.exceptions import TwilioException
 
 from tests.e2e import helpers
+from tests.support.kube_side import operator_requests
 from tests.support.twilio_side import TwilioSide
 from twilio_operator.sandbox.kubectl import Kubectl
-from twilio_operator.sandbox.processes import OperatorProcess, wait_for
+from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess, wait_for
 
 KIND = "apikey"
 
@@ -63,6 +64,46 @@ def test_secret_holds_a_working_key_before_ready(
     assert data["TWILIO_API_SECRET"] not in json.dumps(obj)
     assert obj["status"]["accountSid"] == sub and obj["status"]["type"] == "Standard"
     assert len(keys_named(twilio, sub, f"{namespace}/app")) == 1
+
+
+def test_a_new_key_costs_five_kubernetes_requests_and_an_event(
+    kubectl: Kubectl, namespace: str, sandbox: SandboxProcess, operator: OperatorProcess
+) -> None:
+    with_subaccount(kubectl, namespace)
+    since = max(e["seq"] for e in operator_requests(sandbox.kube_url))
+    kubectl.apply(key_manifest("lean"), namespace)
+    helpers.ready(kubectl, KIND, "lean", namespace)
+
+    def calls() -> list[tuple[str, str]]:
+        return [
+            (e["method"], e["path"].rsplit(f"/namespaces/{namespace}/", 1)[-1])
+            for e in operator_requests(sandbox.kube_url)
+            if e["seq"] > since and e["namespace"] == namespace
+        ]
+
+    wait_for(lambda: ("POST", "events") in calls(), 10, what="the Created event")
+    assert sorted(calls()) == sorted(
+        [
+            ("GET", "secrets/lean"),  # before any Twilio call: a Secret of that name must be ours
+            ("PATCH", "apikeys/lean"),  # the create's pending mark, and the finalizer with it
+            ("PATCH", "apikeys/lean"),  # the new SID
+            ("POST", "secrets"),
+            ("PATCH", "apikeys/lean/status"),  # with kopf's record of what was handled
+            ("POST", "events"),
+        ]
+    )
+    first = next(
+        e for e in operator_requests(sandbox.kube_url) if e["seq"] > since and e["method"] == "PATCH"
+    )
+    assert "twilio.operator.dev/finalizer" in first["body"]["metadata"]["finalizers"]
+    assert "twilio.operator.dev/external-create-pending" in first["body"]["metadata"]["annotations"]
+
+    # A change to the spec costs one status write: kopf's record goes with it.
+    since = max(e["seq"] for e in operator_requests(sandbox.kube_url))
+    kubectl.apply(key_manifest("lean", friendlyName="renamed"), namespace)
+    helpers.ready(kubectl, KIND, "lean", namespace)
+    wait_for(lambda: ("POST", "events") in calls(), 10, what="the Updated event")
+    assert sorted(calls()) == [("GET", "secrets/lean"), ("PATCH", "apikeys/lean/status"), ("POST", "events")]
 
 
 def test_waits_for_its_subaccount(kubectl: Kubectl, namespace: str, operator: OperatorProcess) -> None:

@@ -72,6 +72,13 @@ class ManagedStatus(Model):
         default=None,
         description="The value of the reconcile-requested-at annotation the operator last acted on.",
     )
+    last_handled_configuration: str | None = Field(
+        default=None,
+        description=(
+            "The spec, labels and annotations the operator last handled (JSON), compared with the object "
+            "to tell a change to act on."
+        ),
+    )
 
 
 DeletionPolicy = Literal["Delete", "Orphan"]

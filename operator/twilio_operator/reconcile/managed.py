@@ -24,6 +24,8 @@ from ..settings import Settings
 from ..twilio.errors import AuthError, NotFound, RateLimited, Terminal, TwilioError, UnexpectedResponse
 from ..twilio.gateway import backoff
 from . import conditions as c
+from .handled import FIELD as HANDLED_FIELD
+from .handled import HandledRecord
 from .model import (
     CREATE_PENDING,
     CREATE_SUCCEEDED,
@@ -120,6 +122,7 @@ class Reconciler:
         claims: ClaimRegistry,
         *,
         kind: str,
+        handled: HandledRecord | None = None,
     ) -> None:
         self.settings = settings
         self.claims = claims
@@ -129,10 +132,13 @@ class Reconciler:
         # The metrics' kind label, e.g. ApiKey.
         self.kind_name = kind
         self.locks = Locks()
+        self.handled = handled or HandledRecord()
         # SIDs this process recorded in external-name, so the event they cause is recognised as ours.
         self.recorded: dict[str, str] = {}
         # The resourceVersion each object had after this process's last write to it.
         self.written: dict[str, str] = {}
+        # Objects whose watch has delivered that version: every body seen since is at least as new.
+        self.caught_up: set[str] = set()
 
     def _path(self, resource: Resource) -> str:
         return resource_path(self.api_version, self.plural, resource.namespace, resource.name)
@@ -150,6 +156,7 @@ class Reconciler:
                 version = (written or {}).get("metadata", {}).get("resourceVersion")
                 if version:
                     self.written[resource.uid] = str(version)
+                    self.caught_up.discard(resource.uid)
                 return
             except KubeError as error:
                 if attempt >= 3 or (error.status < 500 and error.status != 409):
@@ -160,18 +167,26 @@ class Reconciler:
     def forget(self, uid: str) -> None:
         """The object is gone."""
         self.written.pop(uid, None)
+        self.caught_up.discard(uid)
         self.recorded.pop(uid, None)
+        self.handled.forget(uid)
+
+    def seen(self, uid: str, version: str | None) -> None:
+        """The watch delivered this version of the object (watch events come in the order of writes)."""
+        if version is not None and self.written.get(uid) == version:
+            self.caught_up.add(uid)
 
     async def _current(self, resource: Resource) -> Resource | None:
         """The object as it is now, at least as new as this process's last write to it; None if gone.
 
         Under load kopf (and the watch feeding the drift timer) hand over bodies seconds old, older than this
         process's own last writes (a recorded SID): acting on one would create twice. A body whose version
-        is the one our last write produced is current; any other is re-read.
+        is the one our last write produced, or that came after the watch delivered that version, is current;
+        any other is re-read.
         """
         version = resource.body.metadata.get("resourceVersion")
         last = self.written.get(resource.uid)
-        if last is None or version == last:
+        if last is None or version == last or resource.uid in self.caught_up:
             return resource
         fresh = await self.kube.get(self._path(resource))
         if fresh is None or fresh["metadata"].get("uid") != resource.uid:
@@ -180,7 +195,10 @@ class Reconciler:
 
     # --- the pass ------------------------------------------------------------------------------------
 
-    async def reconcile(self, kind: ManagedKind[D], resource: Resource, retry: int = 0) -> None:
+    async def reconcile(
+        self, kind: ManagedKind[D], resource: Resource, retry: int = 0, handled: Any = None
+    ) -> None:
+        """A pass for a kopf handler; `handled` is what kopf records as handled when the handler succeeds."""
         async with self.locks.hold(resource.uid):
             current = await self._current(resource)
             if current is None:
@@ -188,16 +206,22 @@ class Reconciler:
             resource = current
             try:
                 await self._reconcile(kind, resource, retry)
-            finally:
+            except BaseException:
                 await self._flush_status(resource)
+                raise
+            await self._flush_status(resource, handled)
 
-    async def _flush_status(self, resource: Resource) -> None:
+    async def _flush_status(self, resource: Resource, handled: Any = None) -> None:
         """Write the pass's status while still holding the object's lock.
 
         Left to kopf, the status would land after the lock is released, and a drift pass in between would
-        act on the previous pass's status (and, say, rotate a key twice).
+        act on the previous pass's status (and, say, rotate a key twice). A successful handler's status
+        carries kopf's record of what it handled, which kopf would otherwise write in a request of its own.
         """
         status = resource.patch.pop("status", None)
+        record = None if handled is None else self.handled.encode(handled)
+        if record is not None:
+            status = {**(status or {}), HANDLED_FIELD: record}
         if not status:
             return
         try:
@@ -205,6 +229,8 @@ class Reconciler:
         except NotFoundError:
             # The object was deleted during the pass: there is nobody left to report to.
             return
+        if record is not None:
+            self.handled.carried(resource.uid, record)
 
     async def drift_pass(self, kind: ManagedKind[D], body: kopf.Body) -> float | None:
         """A pass outside kopf's handlers (the drift timer); returns a retry delay, or None when settled."""
