@@ -83,6 +83,10 @@ def invalid(message: str) -> Outcome:
     )
 
 
+# Seconds a child waits for its subaccount before its status says it is waiting.
+QUIET_WAIT = 2.0
+
+
 async def resolve_account(
     namespace: str,
     spec: dict[str, Any],
@@ -110,6 +114,15 @@ async def resolve_account(
     entry = directory.get(namespace, ref)
     if entry is not None and entry.usable and entry.sid:
         return entry.sid
+    quiet = 0.0
+    if not (entry is not None and entry.ready and entry.suspended):
+        # Applied together with its subaccount, a child usually has it Ready within moments: saying that
+        # it waits would cost every child a status write for a state nobody gets to see.
+        quiet = min(wait, QUIET_WAIT)
+        entry = await directory.wait_usable(namespace, ref, quiet)
+        if entry is not None and entry.sid:
+            return entry.sid
+        entry = directory.get(namespace, ref)
     if entry is not None and entry.ready and entry.suspended:
         message = (
             f"TwilioSubaccount {ref} is Suspended: nothing in it can be managed until it is Active again"
@@ -130,7 +143,7 @@ async def resolve_account(
         )
     # Say so now, then wait in memory: the subaccount usually becomes Ready (or Active) within seconds.
     await announce(waiting)
-    entry = await directory.wait_usable(namespace, ref, wait)
+    entry = await directory.wait_usable(namespace, ref, wait - quiet)
     if entry is None or not entry.sid:
         raise waiting
     return entry.sid
