@@ -249,3 +249,26 @@ def test_spec_dir_is_package_data_of_the_operator() -> None:
     packaged = Path(str(importlib.resources.files("twilio_operator"))) / "sandbox" / "twilio_oai"
     assert packaged.resolve() == SPEC_DIR
     assert all(re.fullmatch(r"twilio_\w+\.subset\.json", name) for name in SPEC_FILES.values())
+
+
+def test_requests_alike_but_for_free_text_share_one_verdict_and_others_do_not() -> None:
+    spec = host_spec("messaging")
+    op, _ = spec.match("POST", "/v1/Services")
+    assert "FriendlyName" in op.free_text and "InboundMethod" not in op.free_text
+
+    def verdict(*form: tuple[str, str]) -> list[str]:
+        body = "&".join(f"{k}={v}" for k, v in form).encode()
+        content = "application/x-www-form-urlencoded"
+        return [
+            v.message for v in spec.validate(op, "/v1/Services", [], list(form), body, content, "Basic x")
+        ]
+
+    assert verdict(("FriendlyName", "a")) == []
+    cached = len(spec._verdicts)
+    assert verdict(("FriendlyName", "another name")) == []
+    assert len(spec._verdicts) == cached, "a new name is validated again"
+    assert verdict(("FriendlyName", "b"), ("InboundMethod", "GET")) == []
+    # A value that breaks the spec is not answered from the verdict of one that didn't.
+    assert verdict(("FriendlyName", "c"), ("InboundMethod", "PUT")) != []
+    assert verdict(("FriendlyName", "d"), ("InboundRequestUrl", "not a url")) != []
+    assert verdict(("FriendlyName", "e"), ("InboundRequestUrl", "https://example.com/x")) == []

@@ -159,6 +159,8 @@ class Operation:
     responses: Mapping[str, Mapping[str, Any] | None]
     # Twilio's list operations answer with one page; the records sit under this key.
     list_key: str | None = None
+    # Form fields any string is valid for: their values cannot change a request's verdict.
+    free_text: frozenset[str] = frozenset()
 
     @property
     def is_write(self) -> bool:
@@ -316,6 +318,9 @@ class HostSpec:
             body=body,
             responses=responses,
             list_key=list_key,
+            free_text=frozenset(
+                name for name, schema in ((body or {}).get("properties") or {}).items() if _free_text(schema)
+            ),
         )
 
     def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]]:
@@ -340,9 +345,19 @@ class HostSpec:
         authorization: str,
     ) -> list[Violation]:
         """Every way the request breaks the spec; empty when it conforms."""
-        # The verdict depends only on these inputs (of the credentials, only on the scheme being there), so
-        # repeated identical requests, such as an operator's periodic re-reads, are validated once.
-        key = (op.operation_id, path, tuple(query), body, content_type, authorization.partition(" ")[0])
+        # The verdict depends only on these inputs (of the credentials, only on the scheme being there; of
+        # the form, not on the values of free-text fields), so requests alike in all of them, such as an
+        # operator's periodic re-reads or the creates of many keys in one account, are validated once.
+        shape = tuple((name, None if name in op.free_text else value) for name, value in form)
+        key = (
+            op.operation_id,
+            path,
+            tuple(query),
+            bool(body),
+            shape,
+            content_type,
+            authorization.partition(" ")[0],
+        )
         cached = self._verdicts.get(key)
         if cached is not None:
             self._verdicts.move_to_end(key)
@@ -380,6 +395,14 @@ class HostSpec:
         )
         result = self._openapi.unmarshal_request(request)
         return [violation for error in result.errors for violation in _from_core_error(op, error)]
+
+
+# Schema keywords that say nothing about which strings are valid.
+_DESCRIPTIVE = frozenset({"type", "description", "title", "example", "examples", "deprecated", "x-twilio"})
+
+
+def _free_text(schema: Mapping[str, Any]) -> bool:
+    return schema.get("type") == "string" and set(schema) <= _DESCRIPTIVE
 
 
 def _precheck(
