@@ -67,6 +67,9 @@ def test_metrics_count_passes_twilio_requests_and_drift_without_revealing_secret
         30,
         what="a DriftCorrected event",
     )
+    key_secret = (helpers.secret_data(kubectl, "scraped-key", namespace) or {})["TWILIO_API_SECRET"]
+    # A deletion is a pass too (the key's policy is Delete: Twilio is told).
+    kubectl.run("delete", "apikey", "scraped-key", "-n", namespace, "--wait=true")
 
     text = wait_for(lambda: scrape(metrics_port), 30, what="the metrics endpoint")
     after = samples(text)
@@ -78,18 +81,19 @@ def test_metrics_count_passes_twilio_requests_and_drift_without_revealing_secret
         passes = {"kind": kind, "result": "success", "reason": "ReconcileSuccess"}
         assert moved("twilio_operator_reconcile_total", **passes) >= 1
         assert value(after, "twilio_operator_reconcile_duration_seconds_count", kind=kind) > 0
-        assert value(after, "twilio_operator_objects", kind=kind, ready="True") >= 1
+    assert value(after, "twilio_operator_objects", kind="TwilioSubaccount", ready="True") >= 1
     assert moved("twilio_operator_twilio_requests_total", operation="CreateAccount", status="2xx") >= 1
     assert moved("twilio_operator_twilio_requests_total", operation="CreateNewKey", status="429") >= 1
     assert moved("twilio_operator_twilio_requests_total", operation="CreateNewKey", status="2xx") >= 1
     assert moved("twilio_operator_twilio_retries_total", operation="CreateNewKey") >= 1
     assert moved("twilio_operator_drift_corrections_total", kind="TwilioSubaccount") >= 1
+    assert moved("twilio_operator_reconcile_total", kind="ApiKey", result="success", reason="Deleted") == 1
     assert value(after, "twilio_operator_build_info", version=__version__) == 1
 
     secrets = {
         "parent auth token": sandbox.env["TWILIO_AUTH_TOKEN"],
         "subaccount auth token": str(twilio.client().api.v2010.accounts(sub).fetch().auth_token),
-        "key secret": (helpers.secret_data(kubectl, "scraped-key", namespace) or {})["TWILIO_API_SECRET"],
+        "key secret": key_secret,
     }
     assert all(secrets.values())
     assert [what for what, secret in secrets.items() if secret in text] == []

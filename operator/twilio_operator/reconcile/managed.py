@@ -498,41 +498,49 @@ class Reconciler:
 
     async def finalize(self, kind: ManagedKind[D], resource: Resource, retry: int = 0) -> None:
         async with self.locks.hold(resource.uid):
-            sid = resource.annotations.get(EXTERNAL_NAME) or resource.status.get("sid")
-            policy = kind.deletion_policy(resource.spec)
-            if resource.annotations.get(PAUSED) == "true":
-                events.warning(resource.body, "DeletedWhilePaused", f"left {sid} in Twilio as it is")
-                return
-            if sid and not self.owns(resource, sid):
-                # A refused adopter: its deletion policy is not its to apply to someone else's object.
-                events.warning(
-                    resource.body, "NotOwner", f"{sid} is managed by another object: left as it is"
-                )
-                return
-            pending = parse_time(resource.annotations.get(CREATE_PENDING))
-            try:
-                if pending is not None:
-                    await kind.delete_orphans(resource, pending - CLOCK_SKEW)
-                if not sid:
-                    return
+            with metrics.reconcile_pass(self.kind_name) as result:
+                await self._finalize(kind, resource, retry, result)
+
+    async def _finalize(
+        self, kind: ManagedKind[D], resource: Resource, retry: int, result: metrics.PassResult
+    ) -> None:
+        sid = resource.annotations.get(EXTERNAL_NAME) or resource.status.get("sid")
+        policy = kind.deletion_policy(resource.spec)
+        if resource.annotations.get(PAUSED) == "true":
+            events.warning(resource.body, "DeletedWhilePaused", f"left {sid} in Twilio as it is")
+            result.set(metrics.PAUSED, "DeletedWhilePaused")
+            return
+        if sid and not self.owns(resource, sid):
+            # A refused adopter: its deletion policy is not its to apply to someone else's object.
+            events.warning(resource.body, "NotOwner", f"{sid} is managed by another object: left as it is")
+            result.set(metrics.SUCCESS, "NotOwner")
+            return
+        pending = parse_time(resource.annotations.get(CREATE_PENDING))
+        try:
+            if pending is not None:
+                await kind.delete_orphans(resource, pending - CLOCK_SKEW)
+            if sid:
                 await kind.delete(resource, sid, policy)
-            except NotFound:
-                pass
-            except TwilioError as error:
-                self._write_status(
-                    resource,
-                    {
-                        c.READY: c.Cond.false(c.DELETING, f"{policy} of {sid} pending"),
-                        c.SYNCED: c.Cond.false(c.RECONCILE_ERROR, _describe(error)),
-                    },
-                    {},
-                )
-                if isinstance(error, Terminal):
-                    raise kopf.PermanentError(_describe(error)) from None
-                raise kopf.TemporaryError(_describe(error), delay=backoff(retry, 1.0, 60.0)) from None
-            finally:
-                self.recorded.pop(resource.uid, None)
-            self.locks.forget(resource.uid)
+        except NotFound:
+            pass
+        except TwilioError as error:
+            self._write_status(
+                resource,
+                {
+                    c.READY: c.Cond.false(c.DELETING, f"{policy} of {sid} pending"),
+                    c.SYNCED: c.Cond.false(c.RECONCILE_ERROR, _describe(error)),
+                },
+                {},
+            )
+            if isinstance(error, Terminal):
+                result.set(metrics.REJECTED, "TwilioRejected")
+                raise kopf.PermanentError(_describe(error)) from None
+            result.set(metrics.ERROR, c.RECONCILE_ERROR)
+            raise kopf.TemporaryError(_describe(error), delay=backoff(retry, 1.0, 60.0)) from None
+        finally:
+            self.recorded.pop(resource.uid, None)
+        result.set(metrics.SUCCESS, "Deleted")
+        self.locks.forget(resource.uid)
 
 
 def _result(updates: dict[str, c.Cond], requeue: float | None, transient: bool) -> tuple[str, str]:
