@@ -46,10 +46,14 @@ class QuietWatchers(logging.Filter):
 
 
 def configure_logging(settings: Settings) -> None:
+    json_lines = settings.log_format == "json"
     kopf.configure(
         debug=settings.log_level == "DEBUG",
         verbose=settings.log_level in ("DEBUG", "INFO"),
-        log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL,
+        log_format=kopf.LogFormat.JSON if json_lines else kopf.LogFormat.FULL,
+        # Every line about an object names it: "[namespace/name] ..." in text, an "object" field in JSON.
+        log_prefix=not json_lines,
+        log_refkey="object" if json_lines else None,
     )
     level = getattr(logging, settings.log_level)
     logging.getLogger().setLevel(level)

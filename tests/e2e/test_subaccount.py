@@ -51,7 +51,7 @@ def test_the_log_says_what_was_done_without_a_line_per_watch_event(
     kubectl.apply(manifest("quiet", friendlyName="renamed"), namespace)
     ready(kubectl, "quiet", namespace)
     logs = operator.all_logs()[before:]
-    assert "Handler 'reconcile' succeeded." in logs
+    assert f"[{namespace}/quiet] Handler 'reconcile' succeeded." in logs
     for watcher in ("track", "subaccount-index", "ingress-index"):
         assert f"Handler '{watcher}' succeeded." not in logs
 

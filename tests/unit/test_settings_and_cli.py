@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from twilio_operator.runner import operator_settings
+from twilio_operator.runner import configure_logging, operator_settings
 from twilio_operator.settings import ConfigurationError, Settings
 
 SID = "AC" + "a" * 32
@@ -84,3 +85,28 @@ def test_peering_lifetime_reaches_kopf_and_has_a_safe_floor(monkeypatch: pytest.
     monkeypatch.setenv("TWILIO_OPERATOR_PEERING_LIFETIME", "5")
     with pytest.raises(ValidationError, match="peering_lifetime"):
         Settings()
+
+
+@pytest.mark.parametrize(
+    ("log_format", "expected"),
+    [("plain", "[ns/obj] Handler 'reconcile' succeeded."), ("json", '"name": "obj"')],
+)
+def test_log_lines_about_an_object_name_it(log_format: str, expected: str) -> None:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        configure_logging(Settings(log_format=log_format))
+        handler = next(h for h in root.handlers if h not in handlers)
+        record = logging.LogRecord(
+            "kopf.objects", logging.INFO, __file__, 1, "Handler 'reconcile' succeeded.", (), None
+        )
+        record.k8s_ref = {
+            "apiVersion": "twilio.operator.dev/v1alpha1",
+            "kind": "ApiKey",
+            "namespace": "ns",
+            "name": "obj",
+        }
+        assert expected in handler.format(record)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
