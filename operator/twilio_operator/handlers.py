@@ -158,7 +158,13 @@ def _register_kind(
     finalizer_needed: Callable[[dict[str, Any]], bool],
 ) -> None:
     async def reconcile(
-        body: kopf.Body, patch: kopf.Patch, logger: Any, retry: int, old: Any, new: Any, **_: Any
+        body: kopf.Body,
+        patch: kopf.Patch,
+        logger: Any,
+        retry: int,
+        old: kopf.BodyEssence | None,
+        new: kopf.BodyEssence | None,
+        **_: Any,
     ) -> None:
         managed, reconciler = state.plug(kind)
         # What kopf will record as handled when this handler succeeds (nothing when it already has).

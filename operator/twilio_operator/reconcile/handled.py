@@ -9,7 +9,7 @@ two. Status rather than an annotation: `kubectl apply`, `kubectl replace` and Ar
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import cast
 
 import kopf
 
@@ -33,7 +33,7 @@ class HandledRecord(kopf.StatusDiffBaseStorage):
         self._carried: dict[str, str] = {}
 
     @staticmethod
-    def encode(essence: Any) -> str:
+    def encode(essence: kopf.BodyEssence) -> str:
         # As kopf encodes it, so the skip below compares like with like.
         return json.dumps(essence, separators=(",", ":"))
 

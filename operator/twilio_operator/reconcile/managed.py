@@ -122,7 +122,7 @@ class Reconciler:
         claims: ClaimRegistry,
         *,
         kind: str,
-        handled: HandledRecord | None = None,
+        handled: HandledRecord,
     ) -> None:
         self.settings = settings
         self.claims = claims
@@ -132,7 +132,7 @@ class Reconciler:
         # The metrics' kind label, e.g. ApiKey.
         self.kind_name = kind
         self.locks = Locks()
-        self.handled = handled or HandledRecord()
+        self.handled = handled
         # SIDs this process recorded in external-name, so the event they cause is recognised as ours.
         self.recorded: dict[str, str] = {}
         # The resourceVersion each object had after this process's last write to it.
@@ -196,7 +196,11 @@ class Reconciler:
     # --- the pass ------------------------------------------------------------------------------------
 
     async def reconcile(
-        self, kind: ManagedKind[D], resource: Resource, retry: int = 0, handled: Any = None
+        self,
+        kind: ManagedKind[D],
+        resource: Resource,
+        retry: int = 0,
+        handled: kopf.BodyEssence | None = None,
     ) -> None:
         """A pass for a kopf handler; `handled` is what kopf records as handled when the handler succeeds."""
         async with self.locks.hold(resource.uid):
@@ -211,7 +215,7 @@ class Reconciler:
                 raise
             await self._flush_status(resource, handled)
 
-    async def _flush_status(self, resource: Resource, handled: Any = None) -> None:
+    async def _flush_status(self, resource: Resource, handled: kopf.BodyEssence | None = None) -> None:
         """Write the pass's status while still holding the object's lock.
 
         Left to kopf, the status would land after the lock is released, and a drift pass in between would
