@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 SIZE ?= 50
 
-.PHONY: help venv demo test lint format crds unit e2e bench clean
+.PHONY: help venv demo test lint format generate crds unit e2e bench clean
 
 help:
 	@echo "make demo   - run the operator end to end on the embedded sandbox"
@@ -35,8 +35,11 @@ format: venv
 	$(BIN)/ruff format $(SRC)
 	$(BIN)/ruff check --fix $(SRC)
 
-crds: venv
-	$(BIN)/twilio-operator crds --write crds/
+# CRDs, the operator chart's kind list and RBAC rules, Argo CD health checks: all from the kind registry.
+generate: venv
+	$(BIN)/twilio-operator generate
+
+crds: generate
 
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -1,4 +1,4 @@
-"""`twilio-operator run | sandbox | demo | crds | version`."""
+"""`twilio-operator run | sandbox | demo | crds | generate | version`."""
 
 from __future__ import annotations
 
@@ -15,14 +15,24 @@ def _cmd_version(_: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_crds(args: argparse.Namespace) -> int:
-    from .api.crd import all_crds, render, write_crds
+def _cmd_crds(_: argparse.Namespace) -> int:
+    from .api.crd import all_crds, render
 
-    if args.write:
-        for path in write_crds(Path(args.write)):
-            print(path)
-    else:
-        sys.stdout.write("---\n".join(render(crd) for crd in all_crds()))
+    sys.stdout.write("---\n".join(render(crd) for crd in all_crds()))
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from .generate import stale, write
+
+    root = Path(args.root)
+    if args.check:
+        old = stale(root)
+        for path in old:
+            print(f"stale: {path} (run `make generate`)", file=sys.stderr)
+        return 1 if old else 0
+    for path in write(root):
+        print(path)
     return 0
 
 
@@ -127,9 +137,16 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for Ready")
     demo.set_defaults(func=_cmd_demo)
 
-    crds = commands.add_parser("crds", help="print the CustomResourceDefinitions, or write them")
-    crds.add_argument("--write", metavar="DIR", help="write one file per CRD into DIR")
+    crds = commands.add_parser("crds", help="print the CustomResourceDefinitions")
     crds.set_defaults(func=_cmd_crds)
+
+    generate = commands.add_parser(
+        "generate",
+        help="write the files derived from the kinds: CRDs, the chart's RBAC, Argo CD health checks",
+    )
+    generate.add_argument("--root", default=".", help="the repository's top directory (default: .)")
+    generate.add_argument("--check", action="store_true", help="only say which files are stale (exit 1)")
+    generate.set_defaults(func=_cmd_generate)
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(func=_cmd_version)

@@ -51,7 +51,8 @@ NAMESPACED_GRANTS: dict[tuple[str, str], set[str]] = {
     **{(OPERATOR, f"{kind}/status"): {"patch"} for kind in KINDS},
     (OPERATOR, "twiliosubaccounts/finalizers"): {"update"},
     (OPERATOR, "apikeys/finalizers"): {"update"},
-    ("", "secrets"): {"get", "create", "patch"},
+    # Listed and watched with the operator's managed-by label: a changed or deleted one wakes its owner.
+    ("", "secrets"): {"get", "list", "watch", "create", "patch"},
     ("", "events"): {"create"},
     ("networking.k8s.io", "ingresses"): {"list", "watch"},
 }
@@ -298,7 +299,7 @@ def test_rbac_all_namespaces() -> None:
     assert table(grants) == expected
     assert allowed(grants, "patch", OPERATOR, "apikeys/status", "any-namespace")
     assert not allowed(grants, "delete", "", "secrets", "any-namespace")
-    assert not allowed(grants, "list", "", "secrets", "any-namespace")
+    assert not allowed(grants, "update", "", "secrets", "any-namespace")
 
 
 def test_rbac_listed_namespaces_stays_in_them() -> None:

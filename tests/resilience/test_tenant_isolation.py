@@ -94,8 +94,8 @@ def test_a_same_named_subaccount_in_another_namespace_is_never_used(
     # subaccountRef has only a name (no namespace field to point elsewhere): B's "prod" means B's own.
     kubectl.apply(manifest("ApiKey", "app", subaccountRef={"name": "prod"}), tenant_b)
     kubectl.apply(manifest("MessagingService", "alerts", subaccountRef={"name": "prod"}), tenant_b)
-    reason(kubectl, "apikey", "app", tenant_b, "Ready", "WaitingForSubaccount")
-    reason(kubectl, "messagingservice", "alerts", tenant_b, "Ready", "WaitingForSubaccount")
+    reason(kubectl, "apikey", "app", tenant_b, "Ready", "SubaccountNotFound")
+    reason(kubectl, "messagingservice", "alerts", tenant_b, "Ready", "SubaccountNotFound")
     assert keys_named(twilio, f"{tenant_b}/app") == [] and services_named(twilio, f"{tenant_b}/alerts") == []
     b_sub = subaccount(kubectl, tenant_b, "prod")
     key = ready_for(kubectl, "apikey", "app", tenant_b, timeout=60)
@@ -286,17 +286,15 @@ def test_a_secret_replaced_by_the_user_is_never_overwritten(
     subaccount(kubectl, namespace)
     kubectl.apply(manifest("ApiKey", "app", subaccountRef={"name": "sub"}), namespace)
     ready_for(kubectl, "apikey", "app", namespace, timeout=60)
+    # Paused while the user swaps the Secret: a deleted Secret of the operator's is otherwise written again
+    # within moments, before anyone could put their own in its place.
+    kubectl.run(
+        "annotate", "--overwrite", "apikey", "app", "-n", namespace, "twilio.operator.dev/paused=true"
+    )
+    reason(kubectl, "apikey", "app", namespace, "Synced", "ReconcilePaused")
     kubectl.run("delete", "secret", "app", "-n", namespace)
     kubectl.apply(unmanaged_secret("app"), namespace)
-    kubectl.run(
-        "annotate",
-        "--overwrite",
-        "apikey",
-        "app",
-        "-n",
-        namespace,
-        "twilio.operator.dev/reconcile-requested-at=1",
-    )
+    kubectl.run("annotate", "apikey", "app", "-n", namespace, "twilio.operator.dev/paused-")
     reason(kubectl, "apikey", "app", namespace, "Synced", "SecretConflict")
     assert secret_data(kubectl, "app", namespace) == {"mine": "yes"}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -149,13 +148,3 @@ def crd_filename(kind: Kind) -> str:
 
 def render(crd: dict[str, Any]) -> str:
     return yaml.safe_dump(crd, sort_keys=False, width=120)
-
-
-def write_crds(directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for kind in KINDS:
-        path = directory / crd_filename(kind)
-        path.write_text(render(crd_for(kind)))
-        written.append(path)
-    return written

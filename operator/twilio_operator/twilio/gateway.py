@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from .. import metrics
+from ..clock import backoff
 from ..settings import Settings
 from .errors import AuthError, RateLimited, Transient, TwilioError, classify, retry_after
 from .http import BaseUrlAsyncHttpClient
@@ -75,7 +75,6 @@ class TwilioGateway:
         self._listing: dict[tuple[str, str], asyncio.Future[Listing]] = {}
         self._epochs: dict[str, int] = {}
         self._clients: dict[tuple[str, str], Client] = {}
-        self.calls = 0
 
     async def close(self) -> None:
         # Shared fetches outlive the passes that started them: stop them before their session goes.
@@ -196,7 +195,6 @@ class TwilioGateway:
         while True:
             try:
                 async with self.pacer.admit(account_sid):
-                    self.calls += 1
                     if write:
                         self._wrote(account_sid)
                     try:
@@ -231,9 +229,4 @@ class TwilioGateway:
             await asyncio.sleep(delay)
 
 
-def backoff(attempt: int, base: float, cap: float) -> float:
-    """Full-jitter exponential backoff: spreads retries so a burst of 429s doesn't return as a burst."""
-    return float(random.uniform(0, min(cap, base * 2**attempt)))
-
-
-__all__ = ["TwilioError", "TwilioGateway", "backoff"]
+__all__ = ["TwilioError", "TwilioGateway"]

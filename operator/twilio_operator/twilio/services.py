@@ -9,10 +9,10 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..reconcile.model import Observed, Outcome
 from . import shapes
 from .errors import NotFound
 from .gateway import TwilioGateway
+from .observed import Observed
 
 # Settings Twilio echoes back, by SDK/response name, with Twilio's default (what a removed field returns to).
 SETTING_DEFAULTS: dict[str, Any] = {
@@ -33,7 +33,6 @@ SETTING_DEFAULTS: dict[str, Any] = {
     "fallback_url": "",
     "status_callback": "",
 }
-URL_FIELDS = ("inbound_request_url", "fallback_url", "status_callback")
 
 
 @dataclass(frozen=True)
@@ -134,9 +133,6 @@ class Services:
             await self.gw.call(self.account, "DeleteService", lambda: api.services(sid).delete_async())
         except NotFound:
             return
-
-    def check(self, observed: Observed) -> Outcome | None:
-        return None
 
     async def discard(self, orphan: Observed) -> None:
         # A duplicate from an interrupted create holds nothing yet: remove it.

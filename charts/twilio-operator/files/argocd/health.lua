@@ -1,4 +1,4 @@
--- Argo CD health check for the twilio.operator.dev kinds: TwilioSubaccount, ApiKey, MessagingService.
+-- Argo CD health check for every twilio.operator.dev kind (argocd-cm-patch.yaml lists one key per kind).
 --
 -- The operator reports two conditions, Ready and Synced, each with the generation it was set for.
 --   being deleted                                   Progressing  (the finalizer runs the deletion policy)
