@@ -24,7 +24,7 @@ from .kube.secrets import MANAGED_BY, OPERATOR, secret_path
 from .reconcile import conditions as c
 from .reconcile.entry import KindEntry, Services
 from .reconcile.handled import HandledRecord
-from .reconcile.indexes import Claim, ClaimKey, Claims, Followed, Index, NameKey, RefKey, referrers
+from .reconcile.indexes import Claim, ClaimKey, Claims, Followed, NameKey, Referrer, RefKey, referrers
 from .reconcile.managed import Reconciler
 from .reconcile.model import CREATE_PENDING, EXTERNAL_NAME
 from .reconcile.registry import REGISTRY, followed
@@ -47,8 +47,6 @@ class Runtime:
     reconcilers: dict[str, Reconciler[Any, Any, Any]]
     schedulers: dict[str, DriftScheduler]
     gate: PeeringGate
-    # Every kind's index: who claims which SID, and who refers to which followed object.
-    kind_indexes: list[Index]
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     started: bool = False
     # The last view of every followed object, to tell a change that matters from one that does not.
@@ -97,7 +95,7 @@ class Runtime:
         if event["type"] is None or before == now:
             return
         self.services.directory(target).changed(namespace, name)
-        self.kick(referrers(self.kind_indexes, target.plural, namespace, name))
+        self.kick(r.uid for r in referrers(self.services.kind_indexes, target.plural, namespace, name))
 
 
 def _login(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo | None:
@@ -130,15 +128,16 @@ def register(
         services = Services(settings, TwilioGateway(settings), KubeClient(credentials))
         for target in targets:
             services.directory(target).index = indexes[index_id(target.plural, target.group)]
+        services.kind_indexes = [indexes[i] for i in kind_ids]
         claims = Claims()
-        claims.indexes = [indexes[i] for i in kind_ids]
+        claims.indexes = services.kind_indexes
         reconcilers = {e.kind.plural: Reconciler(e, services, claims, handled) for e in REGISTRY}
         gate = PeeringGate(services.kube, peering)
         schedulers = {
             plural: DriftScheduler(reconciler.drift_pass, reconciler.due_in, gate.wait_open)
             for plural, reconciler in reconcilers.items()
         }
-        memo.runtime = Runtime(services, reconcilers, schedulers, gate, claims.indexes)
+        memo.runtime = Runtime(services, reconcilers, schedulers, gate)
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
@@ -214,9 +213,10 @@ def _register_kind(
                 spec = kind.spec.model_validate(dict(body.get("spec") or {}))
             except ValidationError:
                 spec = None  # reported by its pass; it follows nothing until it parses
+            referrer = Referrer(str(meta.uid), status.get("accountSid"))
             for reference in entry.references if spec is not None else ():
                 for target in reference.names(spec):
-                    keys[RefKey(reference.target.plural, namespace, target)] = str(meta.uid)
+                    keys[RefKey(reference.target.plural, namespace, target)] = referrer
         if entry.followed is not None:
             keys[NameKey(namespace, name)] = entry.followed.view(body)
         return keys

@@ -46,7 +46,9 @@ class QuietWatchers(logging.Filter):
 
     def __init__(self, handlers: frozenset[str]) -> None:
         super().__init__()
-        self.succeeded = frozenset(f"Handler '{handler}' succeeded." for handler in handlers)
+        self.succeeded = frozenset(
+            f"{what} '{handler}' succeeded." for handler in handlers for what in ("Handler", "Indexer")
+        )
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.levelno > logging.INFO or record.getMessage() not in self.succeeded

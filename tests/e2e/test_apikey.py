@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import yaml
 from twilio.base.exceptions import TwilioException
 
 from tests.e2e import helpers
@@ -275,6 +276,72 @@ def test_an_unmanaged_secret_of_that_name_is_never_overwritten(
     assert not [r for r in twilio.requests_since(seq) if r["operation"] == "CreateNewKey"]
 
 
+def test_two_keys_naming_one_secret_applied_together_make_one_key(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    sub = with_subaccount(kubectl, namespace)
+    seq = twilio.last_seq()
+    # In one kubectl apply, as GitOps does: both find the Secret free.
+    pair = [key_manifest(name, secretName="shared") for name in ("first", "second")]
+    kubectl.apply("\n---\n".join(yaml.safe_dump(json.loads(doc)) for doc in pair), namespace)
+    winner = wait_for(
+        lambda: next(
+            (
+                n
+                for n in ("first", "second")
+                if helpers.conditions(kubectl.get(KIND, n, namespace)).get("Ready", {}).get("status")
+                == "True"
+            ),
+            None,
+        ),
+        30,
+        what="one of the keys Ready",
+    )
+    loser = "second" if winner == "first" else "first"
+    cond = helpers.reason(kubectl, KIND, loser, namespace, "Synced", "SecretConflict")
+    assert "Secret shared exists and is not owned by this resource" in cond["message"]
+    # Exactly one key was made, the winner's, and its secret is in the Secret.
+    made = [r for r in twilio.requests_since(seq) if r["operation"] == "CreateNewKey"]
+    keys = [k["sid"] for k in twilio.state()["keys"] if k["account"] == sub]
+    data = helpers.secret_data(kubectl, "shared", namespace) or {}
+    assert len(made) == 1 and keys == [data["TWILIO_API_KEY"]]
+    assert authenticates(twilio, data)
+    assert (
+        not (kubectl.get(KIND, loser, namespace) or {})["metadata"]
+        .get("annotations", {})
+        .get("twilio.operator.dev/external-name")
+    )
+    assert [e["reason"] for e in helpers.events(kubectl, namespace, loser)] == []
+    assert "Traceback" not in operator.all_logs()
+
+
+def test_a_key_moved_to_another_subaccount_leaves_nothing_behind(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    first = with_subaccount(kubectl, namespace)
+    kubectl.apply(helpers.manifest("TwilioSubaccount", "other"), namespace)
+    second = helpers.ready(kubectl, "twiliosubaccount", "other", namespace)["status"]["sid"]
+    kubectl.apply(key_manifest("mover"), namespace)
+    old = helpers.ready(kubectl, KIND, "mover", namespace)["status"]["sid"]
+    kubectl.apply(key_manifest("mover", subaccount="other"), namespace)
+    moved = wait_for(
+        lambda: (
+            (o := helpers.ready(kubectl, KIND, "mover", namespace))["status"]["accountSid"] == second and o
+        ),
+        30,
+        what="the key in the other subaccount",
+    )
+    # The old key is revoked in the account it was made in, and the Event says so; the Secret has the new one.
+    assert old not in {k["sid"] for k in twilio.state()["keys"] if k["account"] == first}
+    assert [k["sid"] for k in twilio.state()["keys"] if k["account"] == second] == [moved["status"]["sid"]]
+    changed = [
+        e["message"] for e in helpers.events(kubectl, namespace, "mover") if e["reason"] == "AccountChanged"
+    ]
+    assert changed and old in changed[0] and first in changed[0] and "deleted" in changed[0]
+    data = helpers.secret_data(kubectl, "mover", namespace) or {}
+    assert data["TWILIO_ACCOUNT_SID"] == second and authenticates(twilio, data)
+
+
 def test_deletion_policies(
     kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
 ) -> None:
@@ -394,9 +461,12 @@ def test_closing_the_subaccount_does_not_wedge_key_deletion(
 ) -> None:
     kubectl.apply(helpers.manifest("TwilioSubaccount", "sub", deletionPolicy="Close"), namespace)
     helpers.ready(kubectl, "twiliosubaccount", "sub", namespace)
-    kubectl.apply(key_manifest("doomed"), namespace)
+    kubectl.apply(key_manifest("doomed", annotations=QUIET), namespace)
     helpers.ready(kubectl, KIND, "doomed", namespace)
     kubectl.run("delete", "twiliosubaccount", "sub", "-n", namespace, "--wait=true", "--timeout=60s")
+    # Told at once that its account is closed, and not Ready any more.
+    cond = helpers.reason(kubectl, KIND, "doomed", namespace, "Ready", "SubaccountClosed")
+    assert cond["status"] == "False"
     # The subaccount is closed, its keys with it: deleting the key object must not hang on its finalizer.
     kubectl.run("delete", KIND, "doomed", "-n", namespace, "--wait=true", "--timeout=60s")
     assert kubectl.get(KIND, "doomed", namespace) is None

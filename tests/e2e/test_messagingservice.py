@@ -190,6 +190,10 @@ def test_webhooks_follow_the_ingress(
         what="the recreated Ingress's URL",
     )
     helpers.ready(kubectl, KIND, "hooked", namespace)
+    # Every change was the Ingress's, none made in Twilio: updates naming their cause, never drift.
+    told = [(e["reason"], e["message"]) for e in helpers.events(kubectl, namespace, "hooked")]
+    assert "DriftCorrected" not in [reason for reason, _ in told], told
+    assert any(r == "Updated" and "status_callback" in m and "ingresses hooks" in m for r, m in told), told
 
 
 def test_sender_pool_is_reconciled_as_a_set(

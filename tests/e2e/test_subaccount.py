@@ -330,6 +330,10 @@ def test_paused_objects_are_left_alone_and_resume_when_unpaused(
     assert account(twilio, sid)["friendly_name"] == "changed-while-paused"
     assert account(twilio, sid)["status"] == "active"
     assert obj["status"]["sid"] == sid
+    # The spec's change is an update; only the console's suspension was drift.
+    told = {e["reason"]: e["message"] for e in helpers.events(kubectl, namespace, "sleepy")}
+    assert told["Updated"] == "updated friendlyName: the spec changed", told
+    assert told["DriftCorrected"] == "corrected state changed outside the operator", told
 
 
 def test_reconcile_requested_at_forces_a_sync_now(

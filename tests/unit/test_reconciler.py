@@ -38,6 +38,7 @@ from twilio_operator.reconcile.model import (
     Journal,
     ManagedKind,
     Resource,
+    digest,
 )
 from twilio_operator.sandbox.kube import KubeEmulator
 from twilio_operator.settings import Settings
@@ -126,6 +127,9 @@ class FakeTwilio:
             "created_at": utcnow(),
         }
         return self._observed(new)
+
+    def values(self, desired: Desired) -> dict[str, Any]:
+        return {"color": desired.color}
 
     def differences(self, desired: Desired, observed: Observed) -> list[str]:
         return [] if observed.data["color"] == desired.color else ["color"]
@@ -293,6 +297,8 @@ SYNCED_OK = {
         {"type": "Synced", "status": "True", "reason": "ReconcileSuccess", "lastTransitionTime": ago(100)},
     ],
     "observedGeneration": 1,
+    # What the operator last applied: the color its spec wants.
+    "applied": {"color": digest("grey")},
 }
 
 CASES = [
@@ -343,6 +349,16 @@ CASES = [
         synced="ReconcileSuccess",
         events=["DriftCorrected"],
         sid=sid(1),
+    ),
+    Case(
+        "what the operator wants changed is an update, not drift, whatever the generation says",
+        spec={"color": "blue"},
+        annotations={EXTERNAL_NAME: sid(1), CREATE_SUCCEEDED: ago(600)},
+        status={**SYNCED_OK, "sid": sid(1)},
+        existing={sid(1): (NAME, "grey", 600)},
+        calls=["observe", "update"],
+        synced="ReconcileSuccess",
+        events=["Updated"],
     ),
     Case(
         "a change of spec is an update, not drift",

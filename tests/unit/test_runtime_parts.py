@@ -12,6 +12,7 @@ import pytest
 
 from twilio_operator.clock import backoff, parse_duration, parse_time, rfc3339, utcnow
 from twilio_operator.kube.peering import PeeringConfig, standing_by
+from twilio_operator.reconcile import seal
 from twilio_operator.reconcile.handled import HandledRecord
 from twilio_operator.reconcile.indexes import (
     Claim,
@@ -20,6 +21,7 @@ from twilio_operator.reconcile.indexes import (
     Directory,
     Followed,
     NameKey,
+    Referrer,
     RefKey,
     referrers,
 )
@@ -181,9 +183,13 @@ async def test_a_directory_wakes_its_waiters_when_the_object_changes() -> None:
 
 
 def test_referrers_are_found_across_kinds() -> None:
-    keys = [{RefKey("ingresses", "ns", "web"): ["svc-1"]}, {RefKey("ingresses", "ns", "web"): ["svc-2"]}]
-    assert referrers(keys, "ingresses", "ns", "web") == {"svc-1", "svc-2"}
-    assert referrers(keys, "ingresses", "other", "web") == set()
+    one, two = Referrer("svc-1", "AC1"), Referrer("key-2", None)
+    keys = [
+        {RefKey("twiliosubaccounts", "ns", "sub"): [one]},
+        {RefKey("twiliosubaccounts", "ns", "sub"): [two]},
+    ]
+    assert referrers(keys, "twiliosubaccounts", "ns", "sub") == [one, two]
+    assert referrers(keys, "twiliosubaccounts", "other", "sub") == []
 
 
 # --- the peering gate's rule -------------------------------------------------------------------------------
@@ -248,3 +254,13 @@ def test_times_round_trip_and_garbage_is_none() -> None:
     assert parse_time(rfc3339(moment)) == moment
     assert parse_time("yesterday") is None and parse_time(None) is None
     assert all(0 <= backoff(n, 0.5, 30) <= min(30, 0.5 * 2**n) for n in range(10))
+
+
+def test_the_create_record_is_sealed_for_its_object_and_sid() -> None:
+    value = seal.seal("token", "uid-1", "AC1", "2026-01-01T00:00:00Z")
+    assert seal.when(value) == "2026-01-01T00:00:00Z"
+    assert seal.sealed("token", "uid-1", "AC1", value)
+    assert not seal.sealed("token", "uid-2", "AC1", value), "another object's record"
+    assert not seal.sealed("token", "uid-1", "AC2", value), "another SID"
+    assert not seal.sealed("other-token", "uid-1", "AC1", value), "forged without the operator's key"
+    assert not seal.sealed("token", "uid-1", "AC1", "2026-01-01T00:00:00Z"), "a bare time proves nothing"

@@ -75,6 +75,13 @@ class ManagedStatus(Model):
         default=None,
         description="The value of the reconcile-requested-at annotation the operator last acted on.",
     )
+    applied: dict[str, str] | None = Field(
+        default=None,
+        description=(
+            "Per Twilio field, a digest of the value the operator last applied (the spec with what it refers "
+            "to resolved): Twilio differing from it is a change made outside the operator."
+        ),
+    )
     last_handled_configuration: str | None = Field(
         default=None,
         description=(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 
@@ -15,6 +16,7 @@ from ..twilio.observed import Observed
 from . import conditions as c
 from .child import SUBACCOUNT_REF, ChildKind, invalid
 from .entry import KindEntry, Services
+from .locks import Locks
 from .model import CREATE_PENDING, CREATE_SUCCEEDED, EXTERNAL_NAME, PREFIX, Journal, Outcome, Resource
 
 ROTATE_REQUESTED_AT = PREFIX + "rotate-requested-at"
@@ -38,10 +40,17 @@ class ApiKeyKind(ChildKind[ApiKeySpec, ApiKeyStatus, DesiredKey]):
     def __init__(self, services: Services) -> None:
         super().__init__(services)
         self.kube = services.kube
+        # One pass at a time per Secret name: two keys naming one Secret, applied together, would otherwise
+        # both find it free, both make a key, and one could not store its secret.
+        self._secret_names = Locks()
+
+    def hold(self, resource: Key) -> contextlib.AbstractAsyncContextManager[None]:
+        return self._secret_names.hold(f"{resource.namespace}/{resource.spec.secret_name or resource.name}")
 
     async def desired(self, resource: Key, journal: Journal) -> DesiredKey:
         spec = resource.spec
-        if resource.annotations.get(EXTERNAL_NAME) and not resource.annotations.get(CREATE_SUCCEEDED):
+        named = resource.annotations.get(EXTERNAL_NAME)
+        if named and named != resource.status.sid and not resource.made_here:
             message = (
                 "an existing API key cannot be adopted: Twilio never shows its secret again; remove the "
                 f"{EXTERNAL_NAME} annotation to create a new key"
@@ -111,12 +120,29 @@ class ApiKeyKind(ChildKind[ApiKeySpec, ApiKeyStatus, DesiredKey]):
             and annotations.get(SECRET_DIGEST) == digest(data.get("TWILIO_API_SECRET", ""))
         )
 
+    async def _store(
+        self, resource: Key, desired: DesiredKey, keys: Keys, key: Observed, journal: Journal
+    ) -> None:
+        """Write a new key's secret; a key whose secret cannot be stored (the Secret became someone else's)
+        is revoked at once and forgotten, never left alive."""
+        try:
+            await self._write_secret(resource, desired, key)
+        except SecretConflict as conflict:
+            await keys.delete(key.sid)
+            await journal.annotate(resource, {EXTERNAL_NAME: None, CREATE_SUCCEEDED: None})
+            message = f"{conflict}; key {key.sid} was revoked at once"
+            raise Outcome(
+                message,
+                ready=c.Cond.false(c.UNAVAILABLE, message),
+                synced=c.Cond.false(c.SECRET_CONFLICT, message),
+            ) from None
+
     async def _replace(self, resource: Key, desired: DesiredKey, keys: Keys, journal: Journal) -> Observed:
         """Create a new key and store it; the caller decides what happens to the old one."""
         await journal.annotate(resource, {CREATE_PENDING: now_rfc3339()})
         new = await keys.create(desired)
         await journal.record(resource, new.sid, created=True)
-        await self._write_secret(resource, desired, new)
+        await self._store(resource, desired, keys, new, journal)
         return new
 
     # --- after the key converged -------------------------------------------------------------------
@@ -158,7 +184,7 @@ class ApiKeyKind(ChildKind[ApiKeySpec, ApiKeyStatus, DesiredKey]):
             previous, expires, rotated = current, now + grace, True
 
         if created:
-            await self._write_secret(resource, desired, observed)
+            await self._store(resource, desired, keys, observed, journal)
         elif finished:
             pass
         elif not self._secret_holds(desired, observed.sid):
@@ -186,7 +212,6 @@ class ApiKeyKind(ChildKind[ApiKeySpec, ApiKeyStatus, DesiredKey]):
                 events.warning(resource.body, "SecretLost", f"replaced key {lost} with {observed.sid}")
         else:
             policy_changed = desired.type == "Restricted" and observed.data.get("policy") != desired.policy
-            spec_changed = status.observed_generation != resource.generation
             type_changed = status.type not in (None, desired.type)
             due = parse_time(rotation.next_rotation_time)
             why = next(
@@ -194,7 +219,7 @@ class ApiKeyKind(ChildKind[ApiKeySpec, ApiKeyStatus, DesiredKey]):
                     text
                     for text, applies in (
                         ("the key type changed", type_changed),
-                        ("the policy changed", policy_changed and spec_changed),
+                        ("the policy changed", policy_changed and "policy" in resource.changed),
                         (
                             f"{ROTATE_REQUESTED_AT} is {requested}",
                             requested is not None and requested != rotation.handled_rotate_request,

@@ -8,12 +8,13 @@ from typing import Generic, TypeVar
 import kopf
 
 from ..api.common import ChildSpec, ChildStatus
+from ..kube import events
 from ..twilio.accounts import Accounts
 from ..twilio.errors import AuthError, Terminal
 from . import conditions as c
 from .entry import Services
 from .indexes import Directory, Reference
-from .model import D, Journal, ManagedKind, Outcome, Resource
+from .model import CREATE_SUCCEEDED, EXTERNAL_NAME, D, Journal, ManagedKind, Outcome, Resource
 from .subaccount import SUBACCOUNTS, SubaccountView
 
 CS = TypeVar("CS", bound=ChildSpec)
@@ -44,7 +45,7 @@ def invalid(message: str) -> Outcome:
     )
 
 
-def _not_usable(ref: str, view: SubaccountView | None) -> Outcome:
+def _why_unusable(ref: str, view: SubaccountView | None) -> Outcome:
     """Why the subaccount cannot hold children now, as the conditions say it. No timed retry where its
     change wakes the child (every change of a subaccount wakes the objects that name it)."""
     if view is None:
@@ -94,8 +95,42 @@ class ChildKind(ManagedKind[CS, CT, D], Generic[CS, CT, D]):
         self.settings = services.settings
         self.subaccounts: Directory[SubaccountView] = services.directory(SUBACCOUNTS)
 
+    def adoption_refused(self, resource: Resource[CS, CT], sid: str) -> str | None:
+        # Inside its own subaccount a namespace adopts what is already its own; on the parent account or a
+        # raw account SID it would take what may be anyone's.
+        if resource.spec.subaccount_ref is not None or self.settings.may_adopt(resource.namespace):
+            return None
+        return (
+            f"adopting {sid} outside a subaccount of this namespace is not allowed in namespace "
+            f"{resource.namespace} (TWILIO_OPERATOR_ADOPTION_NAMESPACES); nothing was changed in Twilio"
+        )
+
     async def account(self, resource: Resource[CS, CT], journal: Journal) -> str:
-        """The account SID the object lives in, waiting (in memory) for its subaccount to be usable."""
+        """The account SID the object lives in, waiting (in memory) for its subaccount to be usable. When that
+        is no longer the account its Twilio object was made in, the old object goes first (its deletion
+        policy applies there): a child never leaves a Twilio object behind in an account it left."""
+        account = await self._resolve(resource, journal)
+        old = resource.status.account_sid
+        if old and old != account:
+            await self._leave(resource, old, account, journal)
+        return account
+
+    async def _leave(self, resource: Resource[CS, CT], old: str, new: str, journal: Journal) -> None:
+        sid = resource.status.sid
+        policy = resource.spec.deletion_policy or "Delete"
+        if sid:
+            await self.delete(resource, sid, policy)  # in the account status records: the old one
+            done = "deleted" if policy == "Delete" else "left as it is (deletionPolicy Orphan)"
+            events.normal(
+                resource.body,
+                "AccountChanged",
+                f"{sid} is in {old}, no longer this object's account: {done}; a new one is made in {new}",
+            )
+        await journal.annotate(resource, {EXTERNAL_NAME: None, CREATE_SUCCEEDED: None})
+        resource.status.sid = None
+        resource.status.account_sid = None
+
+    async def _resolve(self, resource: Resource[CS, CT], journal: Journal) -> str:
         spec = resource.spec
         if spec.subaccount_ref and spec.account_sid:
             raise invalid("set either subaccountRef or accountSid, not both")
@@ -116,7 +151,7 @@ class ChildKind(ManagedKind[CS, CT, D], Generic[CS, CT, D]):
         found = await self.subaccounts.wait_for(namespace, ref, _usable, quiet)
         if found is not None and found.usable and found.sid:
             return found.sid
-        problem = _not_usable(ref, found)
+        problem = await self._not_usable(resource, ref, found)
         if problem.retry is None:
             raise problem
         # Say so now, then wait in memory: the subaccount usually becomes Ready within seconds.
@@ -124,7 +159,15 @@ class ChildKind(ManagedKind[CS, CT, D], Generic[CS, CT, D]):
         found = await self.subaccounts.wait_for(namespace, ref, _usable, wait - quiet)
         if found is not None and found.usable and found.sid:
             return found.sid
-        raise _not_usable(ref, found)
+        raise await self._not_usable(resource, ref, found)
+
+    async def _not_usable(self, resource: Resource[CS, CT], ref: str, view: SubaccountView | None) -> Outcome:
+        """Why the subaccount cannot hold children; for one whose object is gone, what Twilio says of the
+        account this object was made in (closed with the object's deletion, or by someone in the console)."""
+        account = resource.status.account_sid
+        if view is None and account and await Accounts(self.gw).is_closed(account):
+            view = SubaccountView(sid=account, ready=False, state="closed", deleting=False)
+        return _why_unusable(ref, view)
 
     def account_at_deletion(self, resource: Resource[CS, CT]) -> str | None:
         """The account to delete in: from status, or, when a crash kept it out of status, from the spec."""

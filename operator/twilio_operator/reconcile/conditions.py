@@ -34,6 +34,7 @@ CANNOT_ADOPT = "CannotAdopt"
 SECRET_CONFLICT = "SecretConflict"
 TWILIO_REJECTED = "TwilioRejected"
 SUBACCOUNT_NOT_FOUND = "SubaccountNotFound"
+ADOPTION_NOT_ALLOWED = "AdoptionNotAllowed"
 
 
 @dataclass(frozen=True)

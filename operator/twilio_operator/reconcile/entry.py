@@ -14,7 +14,7 @@ from ..api.kinds import Kind
 from ..kube.client import KubeClient
 from ..settings import Settings
 from ..twilio.gateway import TwilioGateway
-from .indexes import Directory, Followed, Reference
+from .indexes import Directory, Followed, Index, Reference
 from .model import D, ManagedKind, S, T
 
 V = TypeVar("V")
@@ -28,6 +28,8 @@ class Services:
     gateway: TwilioGateway
     kube: KubeClient
     directories: dict[str, Directory[Any]] = field(default_factory=dict)
+    # Every kind's kopf index (reconcile/indexes.py): who claims which SID, who refers to what.
+    kind_indexes: list[Index] = field(default_factory=list)
 
     def directory(self, followed: Followed[Any]) -> Directory[Any]:
         """The directory of a followed resource (one per resource, shared by every kind that follows it)."""

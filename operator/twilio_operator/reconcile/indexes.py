@@ -6,7 +6,7 @@ listed yet). Each watched resource has one index; its keys say what an entry is:
 
   ClaimKey(sid)                      → Claim     an object of ours names this Twilio SID
   NameKey(namespace, name)           → a view    what a followed object (a subaccount, an Ingress) looks like
-  RefKey(plural, namespace, name)    → uid       an object of ours refers to that followed object by name
+  RefKey(plural, namespace, name)    → Referrer  an object of ours refers to that followed object by name
 """
 
 from __future__ import annotations
@@ -37,6 +37,14 @@ class RefKey:
     plural: str
     namespace: str
     name: str
+
+
+@dataclass(frozen=True)
+class Referrer:
+    uid: str
+    # The account the referring object's status says its Twilio object lives in: written only by the
+    # operator, so proof of which subaccount a name stood for.
+    account: str | None
 
 
 @dataclass(frozen=True)
@@ -119,10 +127,7 @@ class Directory(Generic[V]):
                 return self.get(namespace, name)
 
 
-def referrers(indexes: Iterable[Index], plural: str, namespace: str, name: str) -> set[str]:
-    """The uids of our objects that refer to this followed object."""
+def referrers(indexes: Iterable[Index], plural: str, namespace: str, name: str) -> list[Referrer]:
+    """Our objects that refer to this followed object."""
     key = RefKey(plural, namespace, name)
-    found: set[str] = set()
-    for index in indexes:
-        found.update(str(uid) for uid in index.get(key, ()))
-    return found
+    return [referrer for index in indexes for referrer in index.get(key, ())]

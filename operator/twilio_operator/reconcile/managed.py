@@ -8,11 +8,10 @@ it in Ready/Synced. Kinds only say how to observe, create, update and delete the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import logging
 import zlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Generic, cast
 
 import kopf
@@ -27,10 +26,12 @@ from ..settings import Settings
 from ..twilio.errors import AuthError, NotFound, RateLimited, Terminal, TwilioError, UnexpectedResponse
 from ..twilio.observed import Observed
 from . import conditions as c
+from . import seal
 from .entry import KindEntry, Services
 from .handled import FIELD as HANDLED_FIELD
 from .handled import HandledRecord
 from .indexes import Claim, Claims
+from .locks import Locks
 from .model import (
     CREATE_PENDING,
     CREATE_SUCCEEDED,
@@ -45,6 +46,7 @@ from .model import (
     Resource,
     S,
     T,
+    digest,
 )
 
 log = logging.getLogger(__name__)
@@ -54,25 +56,6 @@ log = logging.getLogger(__name__)
 CLOCK_SKEW = datetime.timedelta(minutes=2)
 # The status fields every kind has; the rest of a kind's status model is the kind's own.
 COMMON_STATUS = frozenset(ManagedStatus.model_fields)
-
-
-class Locks:
-    """One pass at a time per object: the drift timer runs passes concurrently with kopf's handlers."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, uid: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(uid, asyncio.Lock())
-        async with lock:
-            yield
-
-    def forget(self, uid: str) -> None:
-        self._locks.pop(uid, None)
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 def _steady(resource: Resource[Any, Any]) -> bool:
@@ -141,7 +124,14 @@ class Reconciler(Generic[S, T, D]):
                 ready=c.Cond.false(c.UNAVAILABLE, message),
                 synced=c.Cond.false(c.INVALID_SPEC, message),
             ) from None
-        return Resource(body, patch, logger, spec, status)
+        resource = Resource(body, patch, logger, spec, status)
+        named = resource.annotations.get(EXTERNAL_NAME)
+        if named:
+            token = self.settings.credentials()[1]
+            resource.made_here = seal.sealed(
+                token, resource.uid, named, resource.annotations.get(CREATE_SUCCEEDED)
+            )
+        return resource
 
     def _path(self, body: kopf.Body) -> str:
         kind = self.entry.kind
@@ -149,9 +139,22 @@ class Reconciler(Generic[S, T, D]):
             kind.api_version, kind.plural, str(body.metadata.namespace), str(body.metadata.name)
         )
 
-    async def annotate(self, resource: Resource[Any, Any], annotations: dict[str, str | None]) -> None:
+    async def annotate(
+        self,
+        resource: Resource[Any, Any],
+        annotations: dict[str, str | None],
+        finalizers: list[str] | None = None,
+    ) -> None:
         """Write annotations now, not at the end of the pass: they are the leak-proof create's journal."""
-        await self._patch(resource.body, "", {"metadata": {"annotations": annotations}})
+        metadata: dict[str, Any] = {"annotations": annotations}
+        if finalizers is not None:
+            metadata["finalizers"] = finalizers
+        await self._patch(resource.body, "", {"metadata": metadata})
+        for key, value in annotations.items():
+            if value is None:
+                resource.annotations.pop(key, None)
+            else:
+                resource.annotations[key] = value
 
     async def _patch(self, body: kopf.Body, subresource: str, patch: dict[str, Any]) -> None:
         """A merge patch, retried on conflicts and API-server errors (a merge patch is safe to repeat)."""
@@ -275,20 +278,14 @@ class Reconciler(Generic[S, T, D]):
         transient = False
         if (body.metadata.annotations or {}).get(PAUSED) == "true":
             updates[c.SYNCED] = c.Cond.false(c.RECONCILE_PAUSED, f"the {PAUSED} annotation is set")
-            self._write_status(body, patch, status, updates, fields)
+            # Not acted on: observedGeneration stays the generation the operator last reconciled.
+            self._write_status(body, patch, status, updates, fields, acted=False)
             result.set(metrics.PAUSED, c.RECONCILE_PAUSED)
             return
         try:
             resource = self.parse(body, patch, logger, status)
-            desired = await self.kind.desired(resource, self)
-            external = self.kind.external(desired)
-            observed, created = await self._observe_or_create(resource, desired, external)
-            fields["sid"] = observed.sid
-            problem = self.kind.check(resource, observed)
-            if problem is not None:
-                raise problem
-            observed = await self._converge(resource, desired, external, observed, created)
-            observed, own = await self.kind.publish(resource, desired, observed, created, self)
+            async with self.kind.hold(resource):
+                observed, own = await self._converge_all(resource, fields)
             fields["sid"] = observed.sid
             fields.update(self._own(own))
             updates[c.READY] = c.Cond.true(c.AVAILABLE)
@@ -324,6 +321,23 @@ class Reconciler(Generic[S, T, D]):
         if requeue is not None:
             reason = updates.get(c.SYNCED) or updates.get(c.READY)
             raise kopf.TemporaryError(reason.message if reason else "retrying", delay=max(requeue, 0.5))
+
+    async def _converge_all(self, resource: Resource[S, T], fields: dict[str, Any]) -> tuple[Observed, T]:
+        """What the spec wants, the Twilio object made or found and converged, then the kind's own steps."""
+        desired = await self.kind.desired(resource, self)
+        external = self.kind.external(desired)
+        wanted = {name: digest(value) for name, value in external.values(desired).items()}
+        before = resource.status.applied or {}
+        resource.changed = {name for name, value in wanted.items() if before.get(name) != value}
+        observed, created = await self._observe_or_create(resource, desired, external)
+        fields["sid"] = observed.sid
+        problem = self.kind.check(resource, observed)
+        if problem is not None:
+            raise problem
+        observed = await self._converge(resource, desired, external, observed, created)
+        # A merge patch: fields no longer managed are removed by null.
+        fields["applied"] = {**dict.fromkeys(before.keys() - wanted.keys()), **wanted}
+        return await self.kind.publish(resource, desired, observed, created, self)
 
     def _own(self, status: ManagedStatus) -> dict[str, Any]:
         """The kind's own status fields (not the common ones the pass sets), for a merge patch: a field that
@@ -364,12 +378,14 @@ class Reconciler(Generic[S, T, D]):
         status: T,
         updates: dict[str, c.Cond],
         fields: dict[str, Any],
+        acted: bool = True,
     ) -> None:
         generation = int(body.metadata.get("generation") or 0)
         out = patch.setdefault("status", {})
         out.update(fields)
         out["conditions"] = c.merge(status.conditions, updates, generation)
-        out["observedGeneration"] = generation
+        if acted:
+            out["observedGeneration"] = generation
         out["lastSyncTime"] = now_rfc3339()
         requested = (body.metadata.annotations or {}).get(RECONCILE_REQUESTED_AT)
         if requested:
@@ -388,10 +404,19 @@ class Reconciler(Generic[S, T, D]):
             await self.annotate(resource, {CREATE_PENDING: None})
         if sid:
             self._check_claim(resource, sid)
+            if annotations.get(EXTERNAL_NAME) == sid != resource.status.sid and not resource.made_here:
+                # Not made by this object, nor settled on: someone asks to adopt an existing object.
+                refusal = self.kind.adoption_refused(resource, sid)
+                if refusal is not None:
+                    raise Outcome(
+                        refusal,
+                        ready=c.Cond.false(c.UNAVAILABLE, refusal),
+                        synced=c.Cond.false(c.ADOPTION_NOT_ALLOWED, refusal),
+                    )
             try:
                 return await external.observe(sid, steady=_steady(resource)), False
             except NotFound:
-                created_at = parse_time(annotations.get(CREATE_SUCCEEDED))
+                created_at = parse_time(seal.when(annotations.get(CREATE_SUCCEEDED)))
                 if created_at is None:
                     raise Outcome(
                         f"{sid} does not exist in Twilio",
@@ -471,13 +496,12 @@ class Reconciler(Generic[S, T, D]):
         return adopted
 
     async def _create(self, resource: Resource[S, T], desired: D, external: External[D]) -> Observed:
-        metadata: dict[str, Any] = {"annotations": {CREATE_PENDING: now_rfc3339(), EXTERNAL_NAME: None}}
-        finalizers = list(resource.body.metadata.get("finalizers") or [])
-        if self.entry.finalizer_needed(resource.body.get("spec") or {}) and FINALIZER not in finalizers:
-            # Added with the journal entry, not before: until a Twilio object may exist, deleting the
-            # object has nothing to wait for. (The whole list, as kopf writes it: a merge patch.)
-            metadata["finalizers"] = [*finalizers, FINALIZER]
-        await self._patch(resource.body, "", {"metadata": metadata})
+        current = list(resource.body.metadata.get("finalizers") or [])
+        needed = self.entry.finalizer_needed(resource.body.get("spec") or {}) and FINALIZER not in current
+        # Added with the journal entry, not before: until a Twilio object may exist, deleting the object has
+        # nothing to wait for. (The whole list, as kopf writes it: a merge patch.)
+        finalizers = [*current, FINALIZER] if needed else None
+        await self.annotate(resource, {CREATE_PENDING: now_rfc3339(), EXTERNAL_NAME: None}, finalizers)
         try:
             observed = await external.create(desired)
         except Terminal:
@@ -492,7 +516,8 @@ class Reconciler(Generic[S, T, D]):
         self.recorded[resource.uid] = sid
         marks: dict[str, str | None] = {EXTERNAL_NAME: sid, CREATE_PENDING: None}
         if created:
-            marks[CREATE_SUCCEEDED] = now_rfc3339()
+            token = self.settings.credentials()[1]
+            marks[CREATE_SUCCEEDED] = seal.seal(token, resource.uid, sid, now_rfc3339())
         await self.annotate(resource, marks)
 
     async def _converge(
@@ -507,14 +532,33 @@ class Reconciler(Generic[S, T, D]):
         if not fields:
             return observed
         observed = await external.update(desired, observed, fields)
-        spec_changed = resource.status.observed_generation != resource.generation
-        if not created and not spec_changed:
+        if created:
+            return observed
+        updated = [name for name in fields if name in resource.changed]
+        # What the operator wants of the rest is what it last applied there: someone changed Twilio.
+        drifted = [name for name in fields if name not in resource.changed]
+        if updated:
+            events.normal(resource.body, "Updated", f"updated {', '.join(updated)}: {self._cause(resource)}")
+        if drifted:
             events.drift_corrected(
-                resource.body, f"corrected {', '.join(fields)} changed outside the operator"
+                resource.body, f"corrected {', '.join(drifted)} changed outside the operator"
             )
-        elif not created:
-            events.normal(resource.body, "Updated", f"updated {', '.join(fields)}")
         return observed
+
+    def _cause(self, resource: Resource[S, T]) -> str:
+        """Why what the operator wants changed: the spec, or an object it refers to."""
+        if resource.status.observed_generation != resource.generation:
+            return "the spec changed"
+        named = [
+            f"{reference.target.plural} {name}"
+            for reference in self.entry.references
+            for name in sorted(reference.names(resource.spec))
+        ]
+        return (
+            f"what it refers to changed ({', '.join(named)})"
+            if named
+            else "the operator's view of it changed"
+        )
 
     # --- deletion ------------------------------------------------------------------------------------
 

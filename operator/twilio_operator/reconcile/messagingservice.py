@@ -157,7 +157,7 @@ class MessagingServiceKind(ChildKind[MessagingServiceSpec, MessagingServiceStatu
             # A service created in this pass has an empty pool: no need to ask.
             pool = {kind: {} for kind in kinds} if created else await services.pool(observed.sid, kinds)
             changes = await self._converge_senders(services, observed.sid, declared, pool, problems)
-            drift = not created and resource.status.observed_generation == resource.generation
+            drift = not created and "senders" not in resource.changed
             if changes and drift:
                 events.drift_corrected(resource.body, "sender pool: " + ", ".join(changes))
             elif changes and not created:

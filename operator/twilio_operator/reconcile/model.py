@@ -8,9 +8,12 @@ and deletes its Twilio object, and what it publishes once the object converged.
 from __future__ import annotations
 
 import abc
+import contextlib
 import datetime
+import hashlib
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 import kopf
@@ -70,6 +73,17 @@ class Resource(Generic[S, T]):
     logger: logging.Logger | logging.LoggerAdapter[Any]
     spec: S
     status: T
+    # The annotations as they are now: the body's, with what this pass has written since (its journal).
+    annotations: dict[str, str] = field(init=False)
+    # Whether the operator created the object external-name names for this object (its sealed record says
+    # so): otherwise a SID there that status does not hold yet is an adoption.
+    made_here: bool = field(init=False, default=False)
+    # The Twilio fields whose wanted value differs from what the operator last applied (the spec changed, or
+    # something it refers to): a difference found in Twilio in one of these is an update, elsewhere drift.
+    changed: set[str] = field(init=False, default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.annotations = dict(self.body.metadata.annotations or {})
 
     @property
     def name(self) -> str:
@@ -86,10 +100,6 @@ class Resource(Generic[S, T]):
     @property
     def generation(self) -> int:
         return int(self.body.metadata.get("generation") or 0)
-
-    @property
-    def annotations(self) -> dict[str, str]:
-        return dict(self.body.metadata.annotations or {})
 
     @property
     def friendly_name(self) -> str:
@@ -123,6 +133,10 @@ class External(Protocol[D_contra]):
 
     async def create(self, desired: D_contra) -> Observed: ...
 
+    def values(self, desired: D_contra) -> dict[str, Any]:
+        """What each field the operator manages should be in Twilio, by the names `differences` uses."""
+        ...
+
     def differences(self, desired: D_contra, observed: Observed) -> list[str]: ...
 
     async def update(self, desired: D_contra, observed: Observed, fields: list[str]) -> Observed: ...
@@ -135,6 +149,11 @@ class External(Protocol[D_contra]):
 class ManagedKind(abc.ABC, Generic[S, T, D]):
     """What a kind plugs into the generic reconcile."""
 
+    def hold(self, resource: Resource[S, T]) -> contextlib.AbstractAsyncContextManager[None]:
+        """Held for the whole pass, around everything the kind does: passes of different objects that share
+        something (a Secret's name) take turns."""
+        return contextlib.nullcontext()
+
     @abc.abstractmethod
     async def desired(self, resource: Resource[S, T], journal: Journal) -> D:
         """What the spec (and the objects it references) want; an Outcome when that cannot be known yet."""
@@ -142,6 +161,11 @@ class ManagedKind(abc.ABC, Generic[S, T, D]):
     @abc.abstractmethod
     def external(self, desired: D) -> External[D]:
         """The external client that manages the Twilio object `desired` describes."""
+
+    def adoption_refused(self, resource: Resource[S, T], sid: str) -> str | None:
+        """Why this object may not adopt `sid`, an existing Twilio object its external-name names, if it may
+        not: adopting is a privilege the operator's installer grants (TWILIO_OPERATOR_ADOPTION_NAMESPACES)."""
+        return None
 
     def check(self, resource: Resource[S, T], observed: Observed) -> Outcome | None:
         """A state of the Twilio object that no update can fix (a closed account), reported as it is."""
@@ -170,3 +194,9 @@ class ManagedKind(abc.ABC, Generic[S, T, D]):
     async def delete_orphans(self, resource: Resource[S, T], since: datetime.datetime) -> None:
         """Deleted while a create was in flight: remove what that create may have made."""
         return None
+
+
+def digest(value: object) -> str:
+    """A short digest of a value (sets and tuples as sorted lists), to tell whether it changed."""
+    text = json.dumps(value, sort_keys=True, default=lambda item: sorted(item, key=str))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

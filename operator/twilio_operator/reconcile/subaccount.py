@@ -9,13 +9,15 @@ from typing import Any
 from .. import GROUP, VERSION
 from ..api.kinds import SUBACCOUNT
 from ..api.subaccount import TwilioSubaccountSpec, TwilioSubaccountStatus
+from ..kube import events
 from ..kube.secrets import SecretConflict, write_owned
 from ..twilio.accounts import TWILIO_STATE, Accounts, DesiredAccount
+from ..twilio.errors import NotFound
 from ..twilio.observed import Observed
 from . import conditions as c
 from .entry import KindEntry, Services
-from .indexes import Followed
-from .model import Journal, ManagedKind, Outcome, Resource
+from .indexes import Followed, referrers
+from .model import CREATE_PENDING, EXTERNAL_NAME, Journal, ManagedKind, Outcome, Resource
 
 SUSPEND_POLICIES = {"Suspend": "suspended", "Close": "closed"}
 
@@ -52,14 +54,51 @@ SUBACCOUNTS = Followed(GROUP, VERSION, SUBACCOUNT.plural, view)
 
 class SubaccountKind(ManagedKind[TwilioSubaccountSpec, TwilioSubaccountStatus, DesiredAccount]):
     def __init__(self, services: Services) -> None:
+        self.services = services
         self.gw = services.gateway
         self.kube = services.kube
         self.accounts = Accounts(self.gw)
 
+    def _recorded(self, resource: Subaccount) -> set[str]:
+        """The accounts the keys and services that name this object record in their status. Only the
+        operator writes status, so this is proof of which subaccount the name stood for in this namespace."""
+        found = referrers(self.services.kind_indexes, SUBACCOUNT.plural, resource.namespace, resource.name)
+        return {r.account for r in found if r.account}
+
+    def adoption_refused(self, resource: Subaccount, sid: str) -> str | None:
+        if self.services.settings.may_adopt(resource.namespace) or sid in self._recorded(resource):
+            return None
+        return (
+            f"adopting the existing subaccount {sid} is not allowed in namespace {resource.namespace}: the "
+            "operator's installer grants it per namespace (TWILIO_OPERATOR_ADOPTION_NAMESPACES); nothing was "
+            "changed in Twilio"
+        )
+
     async def desired(self, resource: Subaccount, journal: Journal) -> DesiredAccount:
+        await self._take_back(resource, journal)
         return DesiredAccount(
             friendly_name=resource.friendly_name, status=TWILIO_STATE[resource.spec.state or "Active"]
         )
+
+    async def _take_back(self, resource: Subaccount, journal: Journal) -> None:
+        """A subaccount object made again under a name whose keys and services still record the account it
+        stood for (it was deleted with deletionPolicy Orphan) takes that account back instead of making a
+        second one, unless the account is closed."""
+        annotations = resource.annotations
+        if annotations.get(EXTERNAL_NAME) or annotations.get(CREATE_PENDING) or resource.status.sid:
+            return
+        recorded = self._recorded(resource)
+        if len(recorded) != 1:
+            return  # never recorded, or ambiguous: a new subaccount is made
+        (account,) = recorded
+        try:
+            observed = await self.accounts.observe(account)
+        except NotFound:
+            return
+        if observed.data["status"] == "closed":
+            return
+        await journal.record(resource, account, created=False)
+        events.normal(resource.body, "Adopted", f"took back {account}, which its keys and services record")
 
     def external(self, desired: DesiredAccount) -> Accounts:
         return self.accounts

@@ -83,6 +83,9 @@ class Accounts:
         )
         return observed_account(account)
 
+    def values(self, desired: DesiredAccount) -> dict[str, Any]:
+        return {"friendlyName": desired.friendly_name, "state": desired.status}
+
     def differences(self, desired: DesiredAccount, observed: Observed) -> list[str]:
         fields = []
         if observed.data["friendly_name"] != desired.friendly_name:

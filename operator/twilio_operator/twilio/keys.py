@@ -114,6 +114,9 @@ class Keys:
         )
         return _observed(key)
 
+    def values(self, desired: DesiredKey) -> dict[str, Any]:
+        return {"friendlyName": desired.friendly_name, "policy": desired.policy}
+
     def differences(self, desired: DesiredKey, observed: Observed) -> list[str]:
         fields = []
         if observed.data["friendly_name"] != desired.friendly_name:

@@ -114,6 +114,15 @@ class Services:
         )
         return _observed(service)
 
+    def values(self, desired: DesiredService) -> dict[str, Any]:
+        senders = desired.senders
+        pool = {"phone_numbers": senders.phone_numbers, "short_codes": senders.short_codes}
+        return {
+            "friendly_name": desired.friendly_name,
+            **desired.settings,
+            "senders": {**pool, "alpha_senders": senders.alpha_senders},
+        }
+
     def differences(self, desired: DesiredService, observed: Observed) -> list[str]:
         fields = [] if observed.data["friendly_name"] == desired.friendly_name else ["friendly_name"]
         fields += [k for k, v in desired.settings.items() if not _same(v, observed.data.get(k))]
