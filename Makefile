@@ -41,8 +41,9 @@ generate: venv
 
 crds: generate
 
+# -rs: a skipped test says why (the image tests need buildah and root, the real control plane needs Go).
 test: lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -rs $(PYTEST_ARGS)
 
 unit: venv
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

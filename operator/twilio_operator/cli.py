@@ -50,16 +50,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides["metrics_port"] = args.metrics_port
     if args.metrics_address is not None:
         overrides["metrics_address"] = args.metrics_address
+    from .runner import cluster_credentials, run
+
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
         settings.credentials()
+        cluster_credentials()
     except ValidationError as error:
         print(f"twilio-operator: {describe(error)}", file=sys.stderr)
         return 2
     except ConfigurationError as error:
         print(f"twilio-operator: {error}", file=sys.stderr)
         return 2
-    from .runner import run
 
     try:
         return run(
@@ -98,11 +100,34 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return demo_main(examples=Path(args.examples), timeout=float(args.timeout))
 
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="twilio-operator", description=__doc__)
-    commands = root.add_subparsers(dest="command", required=True)
+DESCRIPTION = """\
+A Kubernetes operator for Twilio messaging accounts: TwilioSubaccount, ApiKey and MessagingService objects
+become Twilio subaccounts, API keys (their secret in a Secret) and Messaging Services.
+"""
 
-    run = commands.add_parser("run", help="run the operator")
+RUN_EPILOG = """\
+environment:
+  KUBECONFIG                        the cluster (in a pod: its service account)
+  TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
+                                    the parent account's credentials (or *_FILE: files re-read when changed)
+  TWILIO_API_BASE_URL               send Twilio requests to this base URL (an emulator)
+  TWILIO_OPERATOR_*                 tuning: drift interval, pacing, logging, adoption namespaces, ... (the
+                                    README's Configuration table lists every one)
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="twilio-operator", description=DESCRIPTION)
+    root.add_argument("--version", action="version", version=f"twilio-operator {__version__}")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="run the operator",
+        description="Run the operator against the current cluster and Twilio account.",
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument(
         "--namespace", "-n", action="append", help="watch this namespace (repeatable); default all"
     )

@@ -65,9 +65,28 @@ class Runtime:
             return
         self.started = True
         self.gate.start()
+        self.tasks.add(asyncio.create_task(self._follow_credentials()))
         for scheduler in self.schedulers.values():
             task = asyncio.create_task(scheduler.run())
             self.tasks.add(task)
+
+    async def _follow_credentials(self) -> None:
+        """While Twilio refuses the operator's credentials, look at them every two seconds: the objects that
+        wait on them get a pass as soon as they change (a rotated Secret is a mounted file that changes)."""
+        http = self.services.gateway.http
+        while True:
+            await asyncio.sleep(2.0)
+            if http.rejected is None or self.services.settings.credentials() == http.rejected:
+                continue
+            http.rejected = None
+
+            def waiting(body: kopf.Body) -> bool:
+                return (c.get(dict(body.get("status") or {}), c.SYNCED) or {}).get(
+                    "reason"
+                ) == c.CREDENTIALS_REJECTED
+
+            for scheduler in self.schedulers.values():
+                scheduler.kick_where(waiting)
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -98,7 +117,8 @@ class Runtime:
         self.kick(r.uid for r in referrers(self.services.kind_indexes, target.plural, namespace, name))
 
 
-def _login(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo | None:
+def login(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo | None:
+    """The credentials of a pod's service account, else of the kubeconfig (what kopf's own helpers read)."""
     return kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(settings=settings)
 
 
@@ -114,16 +134,16 @@ def register(
     targets = followed()
     kind_ids = [index_id(e.kind.plural, e.kind.group) for e in REGISTRY]
 
-    @kopf.on.login(registry=registry)
-    async def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
-        info = _login(settings)
+    @kopf.on.login(id="login", registry=registry)
+    async def logged_in(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
+        info = login(settings)
         if info is None:
             raise kopf.PermanentError("no Kubernetes credentials: set KUBECONFIG or run in a cluster")
         # Our own client follows kopf's logins (kopf logs in again when the API server refuses it).
-        credentials.update(info, functools.partial(_login, settings))
+        credentials.update(info, functools.partial(login, settings))
         return info
 
-    @kopf.on.startup(registry=registry)
+    @kopf.on.startup(id="startup", registry=registry)
     async def startup(memo: kopf.Memo, **indexes: Any) -> None:
         services = Services(settings, TwilioGateway(settings), KubeClient(credentials))
         for target in targets:
@@ -139,7 +159,7 @@ def register(
         }
         memo.runtime = Runtime(services, reconcilers, schedulers, gate)
 
-    @kopf.on.cleanup(registry=registry)
+    @kopf.on.cleanup(id="cleanup", registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         runtime: Runtime | None = memo.get("runtime")
         if runtime is not None:
@@ -249,15 +269,18 @@ def _register_kind(
         body: kopf.Body,
         patch: kopf.Patch,
         logger: Any,
-        retry: int,
         old: kopf.BodyEssence | None,
         new: kopf.BodyEssence | None,
         memo: kopf.Memo,
         **_: Any,
     ) -> None:
+        runtime: Runtime = memo.runtime
         # What kopf will record as handled when this handler succeeds (nothing when it already has).
         handled = new if new is not None and new != old else None
-        await memo.runtime.reconcilers[plural].reconcile(body, patch, logger, retry, handled)
+        again = await runtime.reconcilers[plural].reconcile(body, patch, logger, handled)
+        if again is not None:
+            # Waiting or retrying is the drift timer's to schedule: the handler itself succeeded.
+            runtime.schedulers[plural].retry(str(body.metadata.uid), again)
 
     def needs_finalizer(
         spec: kopf.Spec, annotations: kopf.Annotations, status: kopf.Status, **_: Any
@@ -280,4 +303,5 @@ def _register_kind(
     kopf.on.create(*api, id="reconcile", **common)(reconcile)
     kopf.on.update(*api, id="reconcile", **common)(reconcile)
     kopf.on.delete(*api, id="finalize", when=needs_finalizer, **common)(finalize)
-    return {ident, f"track.{plural}"}
+    # The change handlers too: a line per handled event says nothing a pass's own log line does not.
+    return {ident, f"track.{plural}", "reconcile"}

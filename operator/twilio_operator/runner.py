@@ -12,7 +12,7 @@ from wsgiref.simple_server import WSGIServer
 import kopf
 
 from . import metrics
-from .handlers import OWNED_SECRETS, register
+from .handlers import OWNED_SECRETS, login, register
 from .kube.peering import PeeringConfig
 from .reconcile.handled import HandledRecord
 from .reconcile.model import FINALIZER
@@ -40,6 +40,10 @@ def operator_settings(settings: Settings, handled: HandledRecord | None = None) 
     return config
 
 
+# The logger's name says nothing to an operator on call (kopf's are cut to 20 characters): time, level, line.
+PLAIN_FORMAT = "[%(asctime)s] %(levelname)-7s %(message)s"
+
+
 class QuietWatchers(logging.Filter):
     """Drops kopf's "Handler 'track...' succeeded." lines: the index and event handlers run for every
     watch event, so at scale those lines would be most of the log while saying nothing (failures show)."""
@@ -59,7 +63,7 @@ def configure_logging(settings: Settings, watchers: frozenset[str] = frozenset()
     kopf.configure(
         debug=settings.log_level == "DEBUG",
         verbose=settings.log_level in ("DEBUG", "INFO"),
-        log_format=kopf.LogFormat.JSON if json_lines else kopf.LogFormat.FULL,
+        log_format=kopf.LogFormat.JSON if json_lines else PLAIN_FORMAT,  # type: ignore[arg-type]  # kopf takes str too
         # Every line about an object names it: "[namespace/name] ..." in text, an "object" field in JSON.
         log_prefix=not json_lines,
         log_refkey="object" if json_lines else None,
@@ -109,6 +113,21 @@ def run(
             server.shutdown()
             server.server_close()
     return 0
+
+
+def cluster_credentials() -> kopf.ConnectionInfo:
+    """The cluster credentials kopf will log in with, found before it starts, so a missing or broken
+    kubeconfig stops the start with one line instead of a traceback and a process that keeps running."""
+    try:
+        info = login(kopf.OperatorSettings())
+    except (OSError, ValueError, KeyError, kopf.LoginError) as error:
+        raise ConfigurationError(f"cannot read the Kubernetes credentials: {error}") from error
+    if info is None:
+        raise ConfigurationError(
+            "no Kubernetes credentials: set KUBECONFIG (or write ~/.kube/config), or run in a pod with a "
+            "service account"
+        )
+    return info
 
 
 def peering_identity() -> str:

@@ -9,6 +9,7 @@ users do not carry.
 from __future__ import annotations
 
 import json
+import socket
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,9 @@ import yaml
 
 from tests.e2e import helpers
 from tests.support.kube_side import operator_requests
+from tests.support.twilio_side import TwilioSide
 from twilio_operator.sandbox.kubectl import Kubectl
-from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess
+from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess, wait_for
 
 ADMIN = "admin-token"
 
@@ -76,3 +78,78 @@ def test_the_operator_follows_renewed_credentials(
     finally:
         operator.stop()
     assert "Traceback" not in operator.all_logs()
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    sandbox = SandboxProcess(tmp_path_factory.mktemp("rejected-sandbox"))
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()
+
+
+REFUSED = "Twilio refused the operator's own credentials"
+
+
+def test_rejected_parent_credentials_are_said_once_and_recovered_from_at_once(
+    plain: SandboxProcess, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with socket.socket() as probe:  # a port of its own: the suite's operator holds the shared one
+        probe.bind(("127.0.0.1", 0))
+        metrics_port = probe.getsockname()[1]
+    kubectl = Kubectl(plain.kubeconfig, tmp_path / "kubectl-cache")
+    twilio = TwilioSide(plain.twilio_url, plain.env["TWILIO_ACCOUNT_SID"], plain.env["TWILIO_AUTH_TOKEN"])
+    namespace = "refused"
+    kubectl.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n")
+    token = tmp_path / "token"
+    token.write_text("not-the-token")
+    operator = OperatorProcess(
+        plain,
+        tmp_path_factory.mktemp("operator"),
+        {
+            "TWILIO_AUTH_TOKEN_FILE": str(token),
+            "TWILIO_OPERATOR_METRICS_PORT": str(metrics_port),
+            "TWILIO_OPERATOR_METRICS_ADDRESS": "127.0.0.1",
+        },
+    )
+    operator.start()
+    names = ("one", "two", "three")
+    try:
+        for name in names:
+            kubectl.apply(helpers.manifest("TwilioSubaccount", name), namespace)
+        for name in names:
+            cond = helpers.reason(
+                kubectl, "twiliosubaccount", name, namespace, "Synced", "CredentialsRejected"
+            )
+            assert "operator's own credentials" in cond["message"]
+            assert plain.env["TWILIO_AUTH_TOKEN"] not in cond["message"]
+        warned = {
+            e["involvedObject"]["name"] for e in helpers.events(kubectl, namespace) if e["type"] == "Warning"
+        }
+        assert warned == set(names)
+        assert scrape(metrics_port, "twilio_operator_credentials_rejected") == 1
+        # Each object backs off: three refusals each, and the next retry is 20 s away.
+        wait_for(
+            lambda: sum(1 for r in twilio.requests_since(0) if r["status"] == 401) >= 3 * len(names),
+            60,
+            what="three refusals per object",
+        )
+        said = [
+            line for line in operator.all_logs().splitlines() if REFUSED in line and " DEBUG " not in line
+        ]
+        assert len(said) == 1 and " ERROR " in said[0], said
+        token.write_text(plain.env["TWILIO_AUTH_TOKEN"])
+        # The change of credentials brings them a pass at once, not at their next retry.
+        for name in names:
+            helpers.ready(kubectl, "twiliosubaccount", name, namespace, timeout=10)
+        assert scrape(metrics_port, "twilio_operator_credentials_rejected") == 0
+    finally:
+        operator.stop()
+    assert "Traceback" not in operator.all_logs()
+
+
+def scrape(port: int, name: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    (line,) = [line for line in text.splitlines() if line.startswith(name + " ")]
+    return float(line.split()[1])

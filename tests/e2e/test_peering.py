@@ -48,7 +48,7 @@ RESUMED = "Resuming operations after the pause"
 PAUSED = "Pausing operations in favour of"
 DRIFT_PAUSED = "drift timer paused: peering"
 DRIFT_INTERVAL = 2
-HANDLING = "kopf.objects"  # the logger of every per-object line: handlers, progress, patches
+HANDLING = f"[{NAMESPACE}/"  # how every line about an object of the namespace starts
 WRITES = ("POST", "DELETE")
 SUB, KEY, SERVICE = "twiliosubaccount", "apikey", "messagingservice"
 

@@ -47,14 +47,27 @@ def test_the_log_says_what_was_done_without_a_line_per_watch_event(
     kubectl: Kubectl, namespace: str, operator: OperatorProcess
 ) -> None:
     before = len(operator.all_logs())
+    kubectl.apply(helpers.manifest("ApiKey", "early", subaccountRef={"name": "quiet"}), namespace)
+    helpers.reason(kubectl, "apikey", "early", namespace, "Synced", "SubaccountNotFound")
     kubectl.apply(manifest("quiet"), namespace)
-    ready(kubectl, "quiet", namespace)
+    sid = ready(kubectl, "quiet", namespace)["status"]["sid"]
     kubectl.apply(manifest("quiet", friendlyName="renamed"), namespace)
     ready(kubectl, "quiet", namespace)
+    helpers.ready(kubectl, "apikey", "early", namespace)
     logs = operator.all_logs()[before:]
-    assert f"[{namespace}/quiet] Handler 'reconcile' succeeded." in logs
-    for watcher in ("track", "subaccount-index", "ingress-index"):
-        assert f"Handler '{watcher}' succeeded." not in logs
+    told = [line for line in logs.splitlines() if " DEBUG " not in line]
+    # What was done, to which object, in a line each; waiting is not an error.
+    assert any(f"INFO    [{namespace}/quiet] Created: created {sid} in Twilio" in line for line in told)
+    assert any(
+        f"[{namespace}/quiet] Updated: updated friendlyName: the spec changed" in line for line in told
+    )
+    assert any(
+        f"INFO    [{namespace}/early] SubaccountNotFound: TwilioSubaccount quiet does not exist" in line
+        for line in told
+    ), told
+    assert not [line for line in told if " ERROR " in line], told
+    # Nothing for every watch event or handler call.
+    assert not [line for line in told if "succeeded." in line or "Handling cycle" in line], told
 
 
 def test_update_friendly_name_and_state_both_ways(
@@ -334,6 +347,39 @@ def test_paused_objects_are_left_alone_and_resume_when_unpaused(
     told = {e["reason"]: e["message"] for e in helpers.events(kubectl, namespace, "sleepy")}
     assert told["Updated"] == "updated friendlyName: the spec changed", told
     assert told["DriftCorrected"] == "corrected state changed outside the operator", told
+
+
+def test_annotations_that_cannot_be_read_are_reported_by_name(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    # "yes" reads as true (as do true, on, 1, in any case); "maybe" and "abc" cannot be read.
+    kubectl.apply(
+        helpers.manifest("TwilioSubaccount", "flags", {"twilio.operator.dev/paused": "yes"}), namespace
+    )
+    helpers.reason(kubectl, KIND, "flags", namespace, "Synced", "ReconcilePaused")
+    kubectl.run(
+        "annotate",
+        "--overwrite",
+        KIND,
+        "flags",
+        "-n",
+        namespace,
+        "twilio.operator.dev/paused=maybe",
+        "twilio.operator.dev/poll-interval=abc",
+    )
+    ready(kubectl, "flags", namespace)
+
+    def reported() -> list[str] | None:
+        found = [
+            e["message"]
+            for e in helpers.events(kubectl, namespace, "flags")
+            if e["reason"] == "UnreadableAnnotation"
+        ]
+        return found if len(found) == 2 else None
+
+    messages = wait_for(reported, 15, what="a Warning for each unreadable annotation")
+    assert any('twilio.operator.dev/paused is "maybe"' in m and '"true" or "false"' in m for m in messages)
+    assert any('twilio.operator.dev/poll-interval is "abc"' in m and "90s" in m for m in messages)
 
 
 def test_reconcile_requested_at_forces_a_sync_now(

@@ -250,6 +250,7 @@ def test_settings_reach_the_operator() -> None:
         "rateLimit": 25,
         "allowParentAccount": True,
         "allowRawAccountSid": True,
+        "adoptionNamespaces": ["platform", "shop-dev"],
         "apiBaseUrl": "http://emulator:8081",
         "extraEnv": [{"name": "EXTRA", "value": "1"}],
     }
@@ -266,6 +267,7 @@ def test_settings_reach_the_operator() -> None:
     )
     assert (settings.log_level, settings.drift_interval, settings.rate_limit) == ("DEBUG", 120.0, 25.0)
     assert settings.allow_parent_account and settings.allow_raw_account_sid
+    assert settings.may_adopt("shop-dev") and not settings.may_adopt("shop-prod")
     known = {f"TWILIO_OPERATOR_{name.upper()}" for name in Settings.model_fields}
     known |= {"TWILIO_ACCOUNT_SID_FILE", "TWILIO_AUTH_TOKEN_FILE", "TWILIO_API_BASE_URL"}
     assert set(ours) <= known, f"the operator ignores {set(ours) - known}"

@@ -196,7 +196,7 @@ def test_referrers_are_found_across_kinds() -> None:
 
 
 ME = PeeringConfig("twilio-operator", "me", 100, ())
-MINUTE = datetime.timedelta(minutes=1)
+SECOND = datetime.timedelta(seconds=1)
 
 
 @pytest.mark.parametrize(

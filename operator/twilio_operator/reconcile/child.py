@@ -45,15 +45,19 @@ def invalid(message: str) -> Outcome:
     )
 
 
+# A subaccount's every change wakes the objects that name it: the timed look is only a safety net.
+WAKE_ANYWAY = 300.0
+
+
 def _why_unusable(ref: str, view: SubaccountView | None) -> Outcome:
-    """Why the subaccount cannot hold children now, as the conditions say it. No timed retry where its
-    change wakes the child (every change of a subaccount wakes the objects that name it)."""
+    """Why the subaccount cannot hold children now, as the conditions say it."""
     if view is None:
         message = f"TwilioSubaccount {ref} does not exist in this namespace"
         return Outcome(
             message,
             ready=c.Cond.false(c.SUBACCOUNT_NOT_FOUND, message),
             synced=c.Cond.false(c.SUBACCOUNT_NOT_FOUND, message),
+            retry=WAKE_ANYWAY,
         )
     if view.state == "closed":
         message = f"TwilioSubaccount {ref} ({view.sid}) is closed in Twilio, and everything in it with it"
@@ -70,6 +74,7 @@ def _why_unusable(ref: str, view: SubaccountView | None) -> Outcome:
             message,
             ready=c.Cond.false(c.SUBACCOUNT_SUSPENDED, message),
             synced=c.Cond.false(c.SUBACCOUNT_SUSPENDED, message),
+            retry=WAKE_ANYWAY,
         )
     what = "is being deleted" if view.deleting else "to be Ready"
     message = f"waiting for TwilioSubaccount {ref} {what}"
@@ -152,9 +157,9 @@ class ChildKind(ManagedKind[CS, CT, D], Generic[CS, CT, D]):
         if found is not None and found.usable and found.sid:
             return found.sid
         problem = await self._not_usable(resource, ref, found)
-        if problem.retry is None:
+        if problem.ready is None or problem.ready.reason != c.WAITING_FOR_SUBACCOUNT:
             raise problem
-        # Say so now, then wait in memory: the subaccount usually becomes Ready within seconds.
+        # Say so now, then wait in memory: a subaccount on its way usually becomes Ready within seconds.
         await journal.announce(resource, problem)
         found = await self.subaccounts.wait_for(namespace, ref, _usable, wait - quiet)
         if found is not None and found.usable and found.sid:

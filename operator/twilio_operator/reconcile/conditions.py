@@ -35,6 +35,7 @@ SECRET_CONFLICT = "SecretConflict"
 TWILIO_REJECTED = "TwilioRejected"
 SUBACCOUNT_NOT_FOUND = "SubaccountNotFound"
 ADOPTION_NOT_ALLOWED = "AdoptionNotAllowed"
+CREDENTIALS_REJECTED = "CredentialsRejected"
 
 
 @dataclass(frozen=True)

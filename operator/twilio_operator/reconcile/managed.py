@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import random
 import zlib
 from collections.abc import Mapping
 from typing import Any, Generic, cast
@@ -19,14 +20,22 @@ from pydantic import ValidationError
 
 from .. import metrics
 from ..api.common import ManagedStatus
-from ..clock import backoff, now_rfc3339, parse_duration, parse_time, utcnow
+from ..clock import backoff, now_rfc3339, parse_time, utcnow
 from ..kube import events
 from ..kube.client import KubeClient, KubeError, NotFoundError, resource_path
 from ..settings import Settings
-from ..twilio.errors import AuthError, NotFound, RateLimited, Terminal, TwilioError, UnexpectedResponse
+from ..twilio.errors import (
+    AuthError,
+    CredentialsRejected,
+    NotFound,
+    RateLimited,
+    Terminal,
+    TwilioError,
+    UnexpectedResponse,
+)
 from ..twilio.observed import Observed
 from . import conditions as c
-from . import seal
+from . import marks, seal
 from .entry import KindEntry, Services
 from .handled import FIELD as HANDLED_FIELD
 from .handled import HandledRecord
@@ -38,7 +47,6 @@ from .model import (
     EXTERNAL_NAME,
     FINALIZER,
     PAUSED,
-    POLL_INTERVAL,
     RECONCILE_REQUESTED_AT,
     D,
     External,
@@ -92,6 +100,10 @@ class Reconciler(Generic[S, T, D]):
         self.kind_name = entry.kind.kind
         # SIDs this process recorded in external-name, so the event they cause is recognised as ours.
         self.recorded: dict[str, str] = {}
+        # Transient failures in a row, per object: the backoff before its next pass.
+        self.failures: dict[str, int] = {}
+        # Per object, the unreadable annotation values already reported (each is told once).
+        self.told: dict[str, dict[str, str]] = {}
         # Objects (by path) whose watch has delivered the version this process's last write to them
         # produced (KubeClient.written): every body seen since is at least as new.
         self.caught_up: set[str] = set()
@@ -177,6 +189,8 @@ class Reconciler(Generic[S, T, D]):
         self.kube.written.pop(path, None)
         self.caught_up.discard(path)
         self.recorded.pop(uid, None)
+        self.failures.pop(uid, None)
+        self.told.pop(uid, None)
         self.handled.forget(uid)
         self.locks.forget(uid)
 
@@ -210,20 +224,22 @@ class Reconciler(Generic[S, T, D]):
         body: kopf.Body,
         patch: kopf.Patch,
         logger: Any,
-        retry: int = 0,
         handled: kopf.BodyEssence | None = None,
-    ) -> None:
-        """A pass for a kopf handler; `handled` is what kopf records as handled when the handler succeeds."""
+    ) -> float | None:
+        """A pass for a kopf handler; `handled` is what kopf records as handled when the handler succeeds.
+        Returns the delay after which the object needs another pass (a wait, a retry), if it does: the drift
+        timer runs it, so kopf sees the handler succeed and logs no error for what is only waiting."""
         async with self.locks.hold(str(body.metadata.uid)):
             current = await self._current(body)
             if current is None:
-                return
+                return None
             try:
-                await self._reconcile(current, patch, logger, retry)
+                requeue = await self._reconcile(current, patch)
             except BaseException:
                 await self._flush_status(current, patch)
                 raise
             await self._flush_status(current, patch, handled)
+            return requeue
 
     async def drift_pass(self, body: kopf.Body) -> float | None:
         """A pass outside kopf's handlers (the drift timer); returns a retry delay, or None when settled."""
@@ -234,12 +250,9 @@ class Reconciler(Generic[S, T, D]):
                 return None
             patch = kopf.Patch()
             try:
-                await self._reconcile(current, patch, log, 0)
-            except kopf.TemporaryError as error:
-                return error.delay
+                return await self._reconcile(current, patch)
             finally:
                 await self._flush_status(current, patch)
-            return None
 
     async def _flush_status(
         self, body: kopf.Body, patch: kopf.Patch, handled: kopf.BodyEssence | None = None
@@ -264,24 +277,25 @@ class Reconciler(Generic[S, T, D]):
         if record is not None:
             self.handled.carried(str(body.metadata.uid), record)
 
-    async def _reconcile(self, body: kopf.Body, patch: kopf.Patch, logger: Any, retry: int) -> None:
+    async def _reconcile(self, body: kopf.Body, patch: kopf.Patch) -> float | None:
         with metrics.reconcile_pass(self.kind_name) as result:
-            await self._pass(body, patch, logger, retry, result)
+            return await self._pass(body, patch, result)
 
-    async def _pass(
-        self, body: kopf.Body, patch: kopf.Patch, logger: Any, retry: int, result: metrics.PassResult
-    ) -> None:
+    async def _pass(self, body: kopf.Body, patch: kopf.Patch, result: metrics.PassResult) -> float | None:
         status = self.status_of(body)
+        logger = events.object_log(body)
+        uid = str(body.metadata.uid)
         updates: dict[str, c.Cond] = {}
         fields: dict[str, Any] = {}
         requeue: float | None = None
         transient = False
-        if (body.metadata.annotations or {}).get(PAUSED) == "true":
+        self._warn_unreadable(body)
+        if marks.paused(body.metadata.annotations or {}):
             updates[c.SYNCED] = c.Cond.false(c.RECONCILE_PAUSED, f"the {PAUSED} annotation is set")
             # Not acted on: observedGeneration stays the generation the operator last reconciled.
             self._write_status(body, patch, status, updates, fields, acted=False)
             result.set(metrics.PAUSED, c.RECONCILE_PAUSED)
-            return
+            return None
         try:
             resource = self.parse(body, patch, logger, status)
             async with self.kind.hold(resource):
@@ -298,6 +312,17 @@ class Reconciler(Generic[S, T, D]):
             if outcome.status is not None:
                 fields.update(self._own(outcome.status))
             requeue = outcome.retry
+        except CredentialsRejected as error:
+            # Every object says so (it is why each is not synced); one log line a minute says it for all.
+            transient = True
+            updates[c.SYNCED] = c.Cond.false(c.CREDENTIALS_REJECTED, error.message)
+            if not status.sid and "sid" not in fields:
+                updates[c.READY] = c.Cond.false(c.CREDENTIALS_REJECTED, error.message)
+            if _reason(status, c.SYNCED) != c.CREDENTIALS_REJECTED:
+                events.warning(body, c.CREDENTIALS_REJECTED, error.message, quiet=True)
+            self.failures[uid] = self.failures.get(uid, 0) + 1
+            # Slowly: a person must fix them, and their change wakes every object that waits on them.
+            requeue = min(300.0, 5.0 * 2 ** (self.failures[uid] - 1)) * random.uniform(0.8, 1.2)
         except Terminal as error:
             updates[c.SYNCED] = c.Cond.false(c.TWILIO_REJECTED, _describe(error))
             if not status.sid and "sid" not in fields:
@@ -311,16 +336,21 @@ class Reconciler(Generic[S, T, D]):
             )
             if not status.sid and "sid" not in fields:
                 updates[c.READY] = c.Cond.false(c.CREATING, "waiting for Twilio")
-            requeue = backoff(retry, self.settings.backoff_base * 4, self.settings.backoff_max)
+            self.failures[uid] = self.failures.get(uid, 0) + 1
+            requeue = backoff(
+                self.failures[uid] - 1, self.settings.backoff_base * 4, self.settings.backoff_max
+            )
             if isinstance(error, RateLimited) and error.retry_after:
                 requeue = max(requeue, error.retry_after)
             if isinstance(error, AuthError):
                 requeue = max(requeue, 10.0)
+        if not transient:
+            self.failures.pop(uid, None)
         self._write_status(body, patch, status, updates, fields)
-        result.set(*_result(updates, requeue, transient))
-        if requeue is not None:
-            reason = updates.get(c.SYNCED) or updates.get(c.READY)
-            raise kopf.TemporaryError(reason.message if reason else "retrying", delay=max(requeue, 0.5))
+        outcome_of_pass = _result(updates, requeue, transient)
+        result.set(*outcome_of_pass)
+        _tell(logger, status, updates, outcome_of_pass[0])
+        return None if requeue is None else max(requeue, 0.5)
 
     async def _converge_all(self, resource: Resource[S, T], fields: dict[str, Any]) -> tuple[Observed, T]:
         """What the spec wants, the Twilio object made or found and converged, then the kind's own steps."""
@@ -353,10 +383,9 @@ class Reconciler(Generic[S, T, D]):
 
     def due_in(self, body: kopf.Body, synced: datetime.datetime | None = None) -> float:
         """Seconds until the drift timer should run a pass. Pure: no API calls."""
-        annotations = body.metadata.annotations or {}
-        every = parse_duration(annotations.get(POLL_INTERVAL), plain_seconds=True)
-        interval = every.total_seconds() if every else self.settings.drift_interval
-        if annotations.get(PAUSED) == "true" or body.metadata.get("deletionTimestamp"):
+        notes = body.metadata.annotations or {}
+        interval = marks.poll_interval(notes) or self.settings.drift_interval
+        if marks.paused(notes) or body.metadata.get("deletionTimestamp"):
             return interval
         status = self.status_of(body)
         last = synced or parse_time(status.last_sync_time)
@@ -370,6 +399,18 @@ class Reconciler(Generic[S, T, D]):
         if deadline is not None:
             moments.append(deadline)
         return max((min(moments) - utcnow()).total_seconds(), 0.0)
+
+    def _warn_unreadable(self, body: kopf.Body) -> None:
+        """A Warning Event for each of our annotations whose value cannot be read, once per value."""
+        uid = str(body.metadata.uid)
+        told = self.told.setdefault(uid, {})
+        notes = body.metadata.annotations or {}
+        for key, message in marks.problems(notes).items():
+            if told.get(key) != notes[key]:
+                told[key] = notes[key]
+                events.warning(body, "UnreadableAnnotation", message)
+        for key in [k for k in told if told[k] != notes.get(k)]:
+            del told[key]
 
     def _write_status(
         self,
@@ -394,9 +435,9 @@ class Reconciler(Generic[S, T, D]):
     async def _observe_or_create(
         self, resource: Resource[S, T], desired: D, external: External[D]
     ) -> tuple[Observed, bool]:
-        annotations = resource.annotations
-        sid = annotations.get(EXTERNAL_NAME) or resource.status.sid
-        pending = parse_time(annotations.get(CREATE_PENDING))
+        notes = resource.annotations
+        sid = notes.get(EXTERNAL_NAME) or resource.status.sid
+        pending = parse_time(notes.get(CREATE_PENDING))
         if sid and pending is not None:
             # An interrupted replacement (a key rotation): the current object stands, extras go.
             keep = {s for s in (sid, resource.status.sid) if s} | self.kind.retained(resource.status)
@@ -404,7 +445,7 @@ class Reconciler(Generic[S, T, D]):
             await self.annotate(resource, {CREATE_PENDING: None})
         if sid:
             self._check_claim(resource, sid)
-            if annotations.get(EXTERNAL_NAME) == sid != resource.status.sid and not resource.made_here:
+            if notes.get(EXTERNAL_NAME) == sid != resource.status.sid and not resource.made_here:
                 # Not made by this object, nor settled on: someone asks to adopt an existing object.
                 refusal = self.kind.adoption_refused(resource, sid)
                 if refusal is not None:
@@ -416,7 +457,7 @@ class Reconciler(Generic[S, T, D]):
             try:
                 return await external.observe(sid, steady=_steady(resource)), False
             except NotFound:
-                created_at = parse_time(seal.when(annotations.get(CREATE_SUCCEEDED)))
+                created_at = parse_time(seal.when(notes.get(CREATE_SUCCEEDED)))
                 if created_at is None:
                     raise Outcome(
                         f"{sid} does not exist in Twilio",
@@ -578,7 +619,7 @@ class Reconciler(Generic[S, T, D]):
             resource = Resource(body, patch, logger, cast(S, self.entry.kind.spec.model_construct()), status)
         sid = resource.annotations.get(EXTERNAL_NAME) or status.sid
         policy = self.entry.deletion_policy(body.get("spec") or {})
-        if resource.annotations.get(PAUSED) == "true":
+        if marks.paused(resource.annotations):
             events.warning(body, "DeletedWhilePaused", f"left {sid} in Twilio as it is")
             result.set(metrics.PAUSED, "DeletedWhilePaused")
             return
@@ -630,6 +671,32 @@ def _result(updates: dict[str, c.Cond], requeue: float | None, transient: bool) 
         result = metrics.REJECTED
     reason = synced or ready
     return result, reason.reason if reason else ""
+
+
+def _reason(status: ManagedStatus, ctype: str) -> str | None:
+    return next((cond.reason for cond in status.conditions if cond.type == ctype), None)
+
+
+# Reasons whose log line the cause itself writes, once for every object (the gateway, once a minute).
+UNTOLD = frozenset({c.CREDENTIALS_REJECTED})
+
+
+def _tell(logger: Any, status: ManagedStatus, updates: dict[str, c.Cond], result: str) -> None:
+    """One log line when a pass changed what the object reports: waiting is news, errors are errors."""
+    before = {cond.type: (cond.status, cond.reason) for cond in status.conditions}
+    changed = {kind: cond for kind, cond in updates.items() if before.get(kind) != (cond.status, cond.reason)}
+    if not changed:
+        return
+    cond = changed.get(c.SYNCED) or changed[c.READY]
+    if cond.reason in UNTOLD:
+        return
+    text = f"{cond.reason}: {cond.message}" if cond.message else cond.reason
+    if result == metrics.ERROR:
+        logger.warning("%s (retrying)", text)
+    elif result == metrics.REJECTED:
+        logger.error("%s", text)
+    else:
+        logger.info("%s", text)
 
 
 def _describe(error: TwilioError) -> str:

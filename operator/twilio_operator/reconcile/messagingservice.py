@@ -78,10 +78,10 @@ class MessagingServiceKind(ChildKind[MessagingServiceSpec, MessagingServiceStatu
         super().__init__(services)
         self.ingresses: Directory[IngressView] = services.directory(INGRESSES)
 
-    def _webhooks(self, resource: Service) -> tuple[dict[str, Any], list[str]]:
-        """Declared webhook fields (URLs resolved) and the URLs that are not HTTPS."""
+    def _webhooks(self, resource: Service) -> tuple[dict[str, Any], dict[str, str]]:
+        """Declared webhook fields (URLs resolved), and the URLs that are not HTTPS with why."""
         values: dict[str, Any] = {}
-        insecure: list[str] = []
+        insecure: dict[str, str] = {}
         for name, hook in _hooks(resource.spec).items():
             url_field, method_field = WEBHOOKS[name]
             ref = hook.ingress_ref
@@ -98,9 +98,11 @@ class MessagingServiceKind(ChildKind[MessagingServiceSpec, MessagingServiceStatu
                     ) from None
                 values[url_field] = resolved.url
                 if not resolved.secure:
-                    insecure.append(resolved.url)
+                    insecure[resolved.url] = f"Ingress {ref.name} has no TLS for its host"
             else:
                 values[url_field] = hook.url or ""
+                if (hook.url or "").startswith("http://"):
+                    insecure[hook.url or ""] = "the spec gives an http:// URL"
             method = getattr(hook, "method", None)
             if method_field and method:
                 values[method_field] = method
@@ -142,12 +144,12 @@ class MessagingServiceKind(ChildKind[MessagingServiceSpec, MessagingServiceStatu
         _webhooks, insecure = self._webhooks(resource)
         services = self.external(desired)
         previous = resource.status.webhooks.model_dump().values() if resource.status.webhooks else ()
-        for url in insecure:
+        for url, why in insecure.items():
             if url not in previous:
                 events.warning(
                     resource.body,
                     "InsecureWebhook",
-                    f"{url} is not HTTPS: the Ingress has no TLS for its host",
+                    f"{url} is not HTTPS ({why}): Twilio would send message data unencrypted",
                 )
         declared = {name: getattr(desired.senders, name) for name in SENDER_KINDS}
         kinds = {name for name, want in declared.items() if want is not None}

@@ -59,10 +59,21 @@ class DriftScheduler:
         self._bodies[uid] = body
         self._schedule(uid, self._due_in(body, None), keep_earlier=True)
 
+    def retry(self, uid: str, delay: float) -> None:
+        """Run a pass for this object after `delay` seconds (a handler's pass is waiting or failed)."""
+        if uid in self._bodies:
+            self._schedule(uid, delay)
+
     def kick(self, uid: str) -> None:
         """Run a pass for this object now (something it depends on changed)."""
         if uid in self._bodies:
             self._schedule(uid, 0.0, keep_earlier=True)
+
+    def kick_where(self, wanted: Callable[[kopf.Body], bool]) -> None:
+        """Run a pass now for every tracked object `wanted` picks."""
+        for uid, body in list(self._bodies.items()):
+            if wanted(body):
+                self.kick(uid)
 
     def _schedule(self, uid: str, delay: float, keep_earlier: bool = False) -> None:
         at = time.monotonic() + max(delay, 0.0)
