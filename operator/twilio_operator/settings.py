@@ -61,9 +61,6 @@ class Settings(BaseSettings):
     create_grace_period: float = Field(
         default=30.0, ge=0, description="Seconds after create during which a 404 is eventual consistency."
     )
-    dependency_wait: float = Field(
-        default=20.0, ge=0, description="Seconds a child waits in memory for its subaccount to become Ready."
-    )
     account_concurrency: int = Field(default=8, ge=1, description="Concurrent Twilio calls per account.")
     # Twilio's documented limit is per account (the pacer's concurrency); this is only a safety cap.
     rate_limit: float = Field(default=1000.0, gt=0, description="Twilio requests per second, all accounts.")

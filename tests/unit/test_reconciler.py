@@ -155,8 +155,14 @@ Thing = Resource[ThingSpec, ThingStatus]
 class ThingKind(ManagedKind[ThingSpec, ThingStatus, Desired]):
     def __init__(self, twilio: FakeTwilio) -> None:
         self.twilio = twilio
+        # When set, a pass waits for it (as a child waits for its subaccount) before it goes on.
+        self.hold_up: asyncio.Event | None = None
+        self.waiting = asyncio.Event()
 
     async def desired(self, resource: Thing, journal: Journal) -> Desired:
+        if self.hold_up is not None:
+            self.waiting.set()
+            await self.hold_up.wait()
         return Desired(resource.friendly_name, resource.spec.color or "grey")
 
     def external(self, desired: Desired) -> FakeTwilio:
@@ -505,6 +511,21 @@ async def test_a_create_adds_the_finalizer_only_where_deletion_acts(
         await w.reconciler.reconcile(body, kopf.Patch(), logger=LOG)
         after = await w.get("t")
     assert (FINALIZER in (after["metadata"].get("finalizers") or [])) == needed
+
+
+async def test_a_pass_whose_object_is_deleted_meanwhile_ends_quietly() -> None:
+    settings = Settings(account_sid=PARENT, auth_token="x")  # type: ignore[arg-type]
+    async with world(settings, FakeTwilio()) as w:
+        kind = w.reconciler.kind
+        assert isinstance(kind, ThingKind)
+        kind.hold_up = asyncio.Event()
+        body = await w.put("t", {}, {}, {})
+        passing = asyncio.create_task(w.reconciler.reconcile(body, kopf.Patch(), logger=LOG))
+        await asyncio.wait_for(kind.waiting.wait(), 5)
+        await w.kube.delete(w.path("t"))  # no finalizer: gone at once, while its pass goes on
+        kind.hold_up.set()
+        await asyncio.wait_for(passing, 10)  # its status has nowhere to go: no error, nothing raised
+        assert await w.kube.get(w.path("t")) is None
 
 
 async def test_forgetting_an_object_drops_its_lock() -> None:

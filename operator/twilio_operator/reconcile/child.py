@@ -20,9 +20,8 @@ from .subaccount import SUBACCOUNTS, SubaccountView
 CS = TypeVar("CS", bound=ChildSpec)
 CT = TypeVar("CT", bound=ChildStatus)
 
-# Seconds a child waits for its subaccount before its status says it is waiting: applied together with its
-# subaccount, a child usually has it Ready within moments, and saying that it waits would cost every child a
-# status write for a state nobody gets to see.
+# Seconds a child waits in memory for its subaccount before its status says it is waiting: saying so would
+# cost every child applied together with its subaccount a status write for a state nobody gets to see.
 QUIET_WAIT = 2.0
 
 
@@ -114,7 +113,7 @@ class ChildKind(ManagedKind[CS, CT, D], Generic[CS, CT, D]):
         """The account SID the object lives in, waiting (in memory) for its subaccount to be usable. When that
         is no longer the account its Twilio object was made in, the old object goes first (its deletion
         policy applies there): a child never leaves a Twilio object behind in an account it left."""
-        account = await self._resolve(resource, journal)
+        account = await self._resolve(resource)
         old = resource.status.account_sid
         if old and old != account:
             await self._leave(resource, old, account, journal)
@@ -135,7 +134,7 @@ class ChildKind(ManagedKind[CS, CT, D], Generic[CS, CT, D]):
         resource.status.sid = None
         resource.status.account_sid = None
 
-    async def _resolve(self, resource: Resource[CS, CT], journal: Journal) -> str:
+    async def _resolve(self, resource: Resource[CS, CT]) -> str:
         spec = resource.spec
         if spec.subaccount_ref and spec.account_sid:
             raise invalid("set either subaccountRef or accountSid, not both")
@@ -151,17 +150,9 @@ class ChildKind(ManagedKind[CS, CT, D], Generic[CS, CT, D]):
                 )
             return self.settings.credentials()[0]
         ref, namespace = spec.subaccount_ref.name, resource.namespace
-        wait = self.settings.dependency_wait
-        quiet = min(wait, QUIET_WAIT)
-        found = await self.subaccounts.wait_for(namespace, ref, _usable, quiet)
-        if found is not None and found.usable and found.sid:
-            return found.sid
-        problem = await self._not_usable(resource, ref, found)
-        if problem.ready is None or problem.ready.reason != c.WAITING_FOR_SUBACCOUNT:
-            raise problem
-        # Say so now, then wait in memory: a subaccount on its way usually becomes Ready within seconds.
-        await journal.announce(resource, problem)
-        found = await self.subaccounts.wait_for(namespace, ref, _usable, wait - quiet)
+        # Applied together with its subaccount, a child usually has it Ready within moments; longer waits
+        # are said in status, and the subaccount's next change wakes the child (it refers to it by name).
+        found = await self.subaccounts.wait_for(namespace, ref, _usable, QUIET_WAIT)
         if found is not None and found.usable and found.sid:
             return found.sid
         raise await self._not_usable(resource, ref, found)

@@ -375,12 +375,6 @@ class Reconciler(Generic[S, T, D]):
         own = set(type(status).model_fields) - COMMON_STATUS
         return status.model_dump(mode="json", by_alias=True, include=own)
 
-    async def announce(self, resource: Resource[Any, Any], outcome: Outcome) -> None:
-        """Publish conditions right away (a pass about to wait for something), via the status subresource."""
-        updates = {k: v for k, v in ((c.READY, outcome.ready), (c.SYNCED, outcome.synced)) if v is not None}
-        conditions = c.merge(resource.status.conditions, updates, resource.generation)
-        await self._patch(resource.body, "/status", {"status": {"conditions": conditions}})
-
     def due_in(self, body: kopf.Body, synced: datetime.datetime | None = None) -> float:
         """Seconds until the drift timer should run a pass. Pure: no API calls."""
         notes = body.metadata.annotations or {}

@@ -114,8 +114,6 @@ class Journal(Protocol):
 
     async def record(self, resource: Resource[Any, Any], sid: str, *, created: bool) -> None: ...
 
-    async def announce(self, resource: Resource[Any, Any], outcome: Outcome) -> None: ...
-
 
 class External(Protocol[D_contra]):
     """Crossplane's external client, for one Twilio object type."""
