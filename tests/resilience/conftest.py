@@ -27,7 +27,6 @@ OPERATOR_ENV = {
     "TWILIO_OPERATOR_REQUEST_TIMEOUT": "3",
     "TWILIO_OPERATOR_BACKOFF_BASE": "0.2",
     "TWILIO_OPERATOR_BACKOFF_MAX": "3",
-    "TWILIO_OPERATOR_DEPENDENCY_WAIT": "5",
     # Adoption is a privilege; only this namespace has it here (the tenant suites check it is refused).
     "TWILIO_OPERATOR_ADOPTION_NAMESPACES": ADOPTING_NAMESPACE,
 }
