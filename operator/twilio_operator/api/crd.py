@@ -127,7 +127,8 @@ def crd_for(kind: Kind) -> dict[str, Any]:
                             "properties": {
                                 "apiVersion": {"type": "string", "description": "API version of the object."},
                                 "kind": {"type": "string", "description": "Kind of the object."},
-                                "metadata": {"type": "object", "description": "Standard object metadata."},
+                                # kube-apiserver allows nothing but the type here (it owns metadata's schema).
+                                "metadata": {"type": "object"},
                                 "spec": model_schema(kind.spec),
                                 "status": status,
                             },
