@@ -47,12 +47,16 @@ def entry(event: JsonObj) -> JsonObj:
     }
 
 
-def requests(audit_log: Path, *, method: str | None = None, path_prefix: str = "") -> list[JsonObj]:
-    """Every request in the log, oldest first; optionally only one method and paths under a prefix."""
+def requests(
+    audit_log: Path, *, method: str | None = None, path_prefix: str = "", since: int = 0
+) -> list[JsonObj]:
+    """Every request in the log, oldest first; optionally only one method, paths under a prefix, and what
+    was logged after byte offset `since` (the log's size at some earlier moment)."""
     found: list[JsonObj] = []
     if not audit_log.exists():
         return found
     with audit_log.open() as lines:
+        lines.seek(since)
         for line in lines:
             if not line.strip():
                 continue

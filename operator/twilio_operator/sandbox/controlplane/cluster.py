@@ -166,9 +166,13 @@ class ControlPlane:
         self.programs.clear()
 
     def install_crds(self, crds: Iterable[JsonObj], timeout: float = 60.0) -> None:
-        """Create (or replace) CRDs and wait until every one is Established, as `kubectl wait` would."""
-        names = []
+        """Create (or replace) CRDs and wait until every one is Established and its resource is served:
+        right after Established, kube-apiserver still answers 429 while the resource's storage starts."""
+        names, lists = [], []
         for crd in crds:
+            spec = crd["spec"]
+            served = next(v["name"] for v in spec["versions"] if v.get("served", True))
+            lists.append(f"/apis/{spec['group']}/{served}/{spec['names']['plural']}")
             names.append(crd["metadata"]["name"])
             status, answer = self.request(
                 "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd
@@ -182,11 +186,11 @@ class ControlPlane:
                 message = answer.get("message") if isinstance(answer, dict) else answer
                 raise ControlPlaneError(f"the API server refused CRD {names[-1]} ({status}): {message}")
         deadline = time.monotonic() + timeout
-        for name in names:
+        for name, listing in zip(names, lists, strict=True):
             path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
-            while not _established(self.request("GET", path)[1]):
+            while not _established(self.request("GET", path)[1]) or self.request("GET", listing)[0] != 200:
                 if time.monotonic() > deadline:
-                    raise ControlPlaneError(f"CRD {name} not Established within {timeout}s")
+                    raise ControlPlaneError(f"CRD {name} not Established and served within {timeout}s")
                 time.sleep(0.05)
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
