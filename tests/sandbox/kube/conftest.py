@@ -142,7 +142,7 @@ class Reply:
 
 
 class Http:
-    """Raw HTTP against the emulator; every call returns status, decoded body and headers."""
+    """Raw HTTP against the backend; every call returns status, decoded body and headers."""
 
     def __init__(self, session: aiohttp.ClientSession, base: str, cluster: RealCluster | None = None) -> None:
         self.session = session
