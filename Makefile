@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 SIZE ?= 50
 
-.PHONY: help venv demo test lint format generate crds unit e2e bench clean
+.PHONY: help venv demo test lint format generate crds unit e2e bench clean controlplane
 
 help:
 	@echo "make demo   - run the operator end to end on the embedded sandbox"
@@ -42,8 +42,16 @@ generate: venv
 crds: generate
 
 # -rs: a skipped test says why (the image tests need buildah and root, the real control plane needs Go).
-test: lint
+test: lint controlplane
 	$(BIN)/pytest -rs $(PYTEST_ARGS)
+
+# etcd, kube-apiserver and kube-controller-manager for `sandbox --kube apiserver` and the real-API-server
+# variants of the tests, built from the Kubernetes Go modules into a cache outside the tree (reused when
+# present). Without Go the variants are skipped, with their reason printed.
+GO ?= $(shell command -v go 2>/dev/null || { test -x /usr/local/go/bin/go && echo /usr/local/go/bin/go; })
+controlplane:
+	@if [ -n "$(GO)" ]; then GO=$(GO) scripts/controlplane.sh >/dev/null; \
+	else echo "make: no Go toolchain: the real-API-server tests will be skipped (install Go 1.26+ to run them)"; fi
 
 unit: venv
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

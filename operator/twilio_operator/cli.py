@@ -87,10 +87,25 @@ def _port(value: str) -> int:
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
-    from .sandbox.runner import serve_forever
+    from .sandbox.controlplane.errors import ControlPlaneError, ControlPlaneUnavailable
+    from .sandbox.runner import kube_backend, serve_forever
 
+    try:
+        kube = kube_backend(args.kube)
+    except ValueError as error:
+        print(f"twilio-operator: {error}", file=sys.stderr)
+        return 2
     state_dir = Path(args.state_dir) if args.state_dir else None
-    asyncio.run(serve_forever(state_dir=state_dir, kube_port=args.kube_port, twilio_port=args.twilio_port))
+    try:
+        asyncio.run(
+            serve_forever(
+                state_dir=state_dir, kube_port=args.kube_port, twilio_port=args.twilio_port, kube=kube
+            )
+        )
+    except (ControlPlaneUnavailable, ControlPlaneError) as error:
+        # The control plane's programs are missing or one of them failed: say which, without a traceback.
+        print(f"twilio-operator sandbox: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -151,10 +166,19 @@ def parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_cmd_run)
 
-    sandbox = commands.add_parser("sandbox", help="run the Kubernetes and Twilio emulators in the foreground")
+    sandbox = commands.add_parser(
+        "sandbox", help="run a Kubernetes API server and the Twilio emulator in the foreground"
+    )
     sandbox.add_argument("--state-dir", help="write kubeconfig and twilio.env here")
     sandbox.add_argument("--kube-port", type=int, default=0, help="port of the Kubernetes emulator")
     sandbox.add_argument("--twilio-port", type=int, default=0, help="port of the Twilio emulator")
+    sandbox.add_argument(
+        "--kube",
+        choices=("emulator", "apiserver"),
+        default=None,
+        help="the Kubernetes side: the in-process emulator (default, or $TWILIO_SANDBOX_KUBE) or a real "
+        "kube-apiserver, etcd and kube-controller-manager built by scripts/controlplane.sh",
+    )
     sandbox.set_defaults(func=_cmd_sandbox)
 
     demo = commands.add_parser("demo", help="sandbox + operator + examples, end to end")

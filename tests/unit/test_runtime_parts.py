@@ -202,27 +202,24 @@ SECOND = datetime.timedelta(seconds=1)
 @pytest.mark.parametrize(
     ("peers", "stands_by"),
     [
-        ({}, False),
-        ({"me": {"priority": 100, "lifetime": 60, "lastseen": rfc3339(utcnow())}}, False),
-        ({"low": {"priority": 50, "lifetime": 60, "lastseen": rfc3339(utcnow())}}, False),
-        ({"high": {"priority": 200, "lifetime": 60, "lastseen": rfc3339(utcnow())}}, True),
-        ({"same": {"priority": 100, "lifetime": 60, "lastseen": rfc3339(utcnow())}}, True),
-        (
-            {
-                "dead": {
-                    "priority": 200,
-                    "lifetime": 10,
-                    "lastseen": rfc3339(utcnow() - datetime.timedelta(60)),
-                }
-            },
-            False,
-        ),
+        # (identity, priority, lifetime, seconds since its keep-alive), timed when the test runs
+        ([], False),
+        ([("me", 100, 60, 0)], False),
+        ([("low", 50, 60, 0)], False),
+        ([("high", 200, 60, 0)], True),
+        ([("same", 100, 60, 0)], True),
+        ([("dead", 200, 10, 60)], False),
     ],
 )
 def test_a_replica_stands_by_while_a_live_peer_outranks_or_equals_it(
-    peers: dict[str, Any], stands_by: bool
+    peers: list[tuple[str, int, int, int]], stands_by: bool
 ) -> None:
-    wait = standing_by(peers, ME, utcnow())
+    now = utcnow()
+    status = {
+        name: {"priority": priority, "lifetime": lifetime, "lastseen": rfc3339(now - age * SECOND)}
+        for name, priority, lifetime, age in peers
+    }
+    wait = standing_by(status, ME, now)
     assert (wait is not None) == stands_by
     if wait is not None:
         assert 0 < wait <= 60

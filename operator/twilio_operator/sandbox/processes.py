@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -30,10 +31,12 @@ def wait_for(
 
 
 class SandboxProcess:
-    """`twilio-operator sandbox --state-dir DIR` in the background."""
+    """`twilio-operator sandbox --state-dir DIR` in the background; `kube` picks the API server (default:
+    the CLI's choice, $TWILIO_SANDBOX_KUBE or the emulator)."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, kube: str | None = None) -> None:
         self.state_dir = state_dir
+        self.kube = kube
         self.log_path = state_dir / "sandbox.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.env: dict[str, str] = {}
@@ -41,12 +44,16 @@ class SandboxProcess:
     def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log: IO[bytes] = self.log_path.open("wb")
+        kube = ["--kube", self.kube] if self.kube else []
         self.proc = subprocess.Popen(
-            [str(BIN / "twilio-operator"), "sandbox", "--state-dir", str(self.state_dir)],
+            [str(BIN / "twilio-operator"), "sandbox", "--state-dir", str(self.state_dir), *kube],
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own process group, which holds a real control plane's programs too: stop() can end them all.
+            start_new_session=True,
         )
-        wait_for(lambda: b"ready" in self.log_path.read_bytes() or self._died(), 30, what="sandbox ready")
+        # A real control plane takes seconds to start where the emulator takes a fraction of one.
+        wait_for(lambda: b"ready" in self.log_path.read_bytes() or self._died(), 120, what="sandbox ready")
         self._died(raise_=True)
         for line in (self.state_dir / "twilio.env").read_text().splitlines():
             key, _, value = line.removeprefix("export ").partition("=")
@@ -79,9 +86,13 @@ class SandboxProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(10)
+                self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        if self.proc is not None:
+            # Whatever the sandbox left of its group (a control plane it could not stop) goes with it.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
 
 
 class OperatorProcess:

@@ -1,14 +1,23 @@
-"""Fixtures for the Kubernetes API emulator tests: in-process and threaded emulators, raw HTTP, kubectl."""
+"""Fixtures for the Kubernetes API emulator tests: raw HTTP, kubectl and kopf against a backend.
+
+Every test that uses the `backend` fixture (through `http`, `kube`, `server`, `kubeconfig` or `kubectl`) runs
+twice: against the emulator and against the real kube-apiserver (scripts/controlplane.sh; skipped with the
+reason when it is not built). A test that needs the emulator's insides or its /__sandbox/ control endpoints
+is marked `@pytest.mark.emulator_only("why")` and runs against the emulator alone.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import shutil
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +25,22 @@ from typing import Any, TypeVar
 
 import aiohttp
 import pytest
+from kube_backends import RealCluster
 
+from twilio_operator.sandbox.controlplane import audit
+from twilio_operator.sandbox.controlplane.binaries import find as find_control_plane
+from twilio_operator.sandbox.controlplane.errors import ControlPlaneUnavailable
 from twilio_operator.sandbox.kube import KubeEmulator, kubeconfig_yaml
 
 T = TypeVar("T")
 JsonObj = dict[str, Any]
 
 WIDGETS = "/apis/example.com/v1/namespaces/default/widgets"
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+BACKENDS = ("emulator", "apiserver")
+# How long garbage collection may take. The emulator's collector runs within milliseconds; the real one
+# learns of a new CRD's resource only at its next discovery pass, every 30 seconds.
+GC_LIMIT = 60.0
 
 
 def widget_crd(
@@ -124,11 +142,13 @@ class Reply:
 
 
 class Http:
-    """Raw HTTP against the emulator; every call returns status, decoded body and headers."""
+    """Raw HTTP against the backend; every call returns status, decoded body and headers."""
 
-    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+    def __init__(self, session: aiohttp.ClientSession, base: str, cluster: RealCluster | None = None) -> None:
         self.session = session
         self.base = base
+        self.cluster = cluster
+        self.backend = "emulator" if cluster is None else "apiserver"
 
     async def request(
         self,
@@ -152,7 +172,8 @@ class Http:
             try:
                 decoded = json.loads(text) if text else None
             except ValueError:
-                decoded = text.decode()
+                # Plain text, or protobuf from a real API server.
+                decoded = text.decode(errors="replace")
             return Reply(r.status, decoded, r.headers)
 
     async def get(self, path: str, **params: str) -> Reply:
@@ -185,6 +206,37 @@ class Http:
 
     async def delete(self, path: str, body: Any = None, **params: str) -> Reply:
         return await self.request("DELETE", path, body, params=params or None)
+
+    async def install_crd(self, crd: JsonObj) -> None:
+        """Create the CRD, or replace the one of that name, and wait until it is Established."""
+        if self.cluster is None:
+            # The emulator establishes a CRD in the request that creates it.
+            assert (await self.post(CRDS, crd)).status == 201
+        else:
+            await asyncio.to_thread(self.cluster.plane.install_crds, [crd])
+
+    async def settle_gc(self) -> None:
+        """The emulator's garbage collector has nothing pending. A real one cannot be asked: tests that
+        expect something collected wait for it with `eventually`."""
+        if self.backend == "emulator":
+            reply = await self.request("POST", "/__sandbox/gc/settle")
+            assert reply.status == 200 and reply.body["settled"] is True
+
+    async def served(self, path: str, limit: float = 30.0) -> Reply:
+        """GET `path` until it answers 200. The emulator serves a new CRD's discovery and OpenAPI in the
+        request that creates it; kube-apiserver's controllers publish them moments later."""
+
+        async def ok() -> Reply | None:
+            reply = await self.get(path)
+            return reply if reply.status == 200 else None
+
+        return await eventually(ok, limit=limit)
+
+    async def gone(self, path: str, limit: float = GC_LIMIT) -> None:
+        async def absent() -> bool:
+            return (await self.get(path)).status == 404
+
+        await eventually(absent, limit=limit)
 
     async def watch(
         self,
@@ -220,8 +272,66 @@ class Http:
             return events, response.headers
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "emulator_only(reason): runs against the emulator only (its insides or control endpoints)"
+    )
+
+
+# Fixtures that only the emulator has: a test taking one of them directly must say why it is emulator_only.
+EMULATOR_ONLY_FIXTURES = {"emulator", "threaded"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("emulator_only")
+        if only is not None and not only.args:
+            raise pytest.UsageError(f"{metafunc.definition.nodeid}: emulator_only needs a reason")
+        direct = EMULATOR_ONLY_FIXTURES & set(inspect.signature(metafunc.function).parameters)
+        if direct and only is None:
+            names = ", ".join(sorted(direct))
+            raise pytest.UsageError(f"{metafunc.definition.nodeid} takes {names}: mark it emulator_only(why)")
+        metafunc.parametrize("backend", ["emulator"] if only else list(BACKENDS), indirect=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say once why the real-API-server variants did not run, however quiet the run is."""
+    try:
+        find_control_plane()
+    except ControlPlaneUnavailable as error:
+        terminalreporter.write_line(f"kube suite: real-API-server variants skipped: {error}")
+
+
+@pytest.fixture(scope="session")
+def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCluster]:
+    """One real control plane for the whole session (it takes seconds to start), reset before each test."""
+    try:
+        find_control_plane()
+    except ControlPlaneUnavailable as error:
+        pytest.skip(f"real API server: {error}")
+    cluster = RealCluster(tmp_path_factory.mktemp("controlplane") / "state")
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-async def emulator() -> AsyncIterator[KubeEmulator]:
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if name == "apiserver":
+        cluster: RealCluster = request.getfixturevalue("real_cluster")
+        # `kube` tests start with the Widget CRD installed, the others with none: as a fresh emulator would.
+        wants_widgets = "kube" in request.fixturenames
+        cluster.reset(widget_crd() if wants_widgets else None)
+    return name
+
+
+@pytest.fixture
+async def emulator(backend: str) -> AsyncIterator[KubeEmulator | None]:
+    """A fresh emulator, or None on the real backend (a test that asks for it is emulator_only)."""
+    if backend != "emulator":
+        yield None
+        return
     emu = KubeEmulator(bookmark_interval=0.2)
     await emu.start()
     yield emu
@@ -229,15 +339,29 @@ async def emulator() -> AsyncIterator[KubeEmulator]:
 
 
 @pytest.fixture
-async def http(emulator: KubeEmulator) -> AsyncIterator[Http]:
-    async with aiohttp.ClientSession() as session:
-        yield Http(session, emulator.url)
+async def http(emulator: KubeEmulator | None, request: pytest.FixtureRequest) -> AsyncIterator[Http]:
+    if emulator is not None:
+        async with aiohttp.ClientSession() as session:
+            yield Http(session, emulator.url)
+        return
+    cluster: RealCluster = request.getfixturevalue("real_cluster")
+    async with real_session(cluster) as session:
+        yield Http(session, cluster.url, cluster)
+
+
+def real_session(cluster: RealCluster) -> aiohttp.ClientSession:
+    """A session that authenticates as the real cluster's admin and trusts its CA."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=cluster.plane.ssl_context()),
+        headers={"Authorization": f"Bearer {cluster.plane.admin_token}"},
+    )
 
 
 @pytest.fixture
-async def kube(emulator: KubeEmulator, http: Http) -> Http:
-    """An emulator with the Widget CRD installed."""
-    emulator.install_crd(widget_crd())
+async def kube(emulator: KubeEmulator | None, http: Http) -> Http:
+    """A cluster with the Widget CRD installed (the real one's reset installed it already)."""
+    if emulator is not None:
+        emulator.install_crd(widget_crd())
     return http
 
 
@@ -252,10 +376,14 @@ async def eventually(check: Callable[[], Coroutine[Any, Any, T | None]], limit: 
     raise AssertionError(f"condition not met within {limit}s; last value {last!r}")
 
 
-# --- an emulator in its own thread, for blocking clients (kubectl subprocesses, kopf's runner) -------
+# --- a server for blocking clients (kubectl subprocesses, kopf's runner, the kubernetes client) ----------
 
 
 class ThreadedEmulator:
+    """The emulator on its own event loop in a thread."""
+
+    backend = "emulator"
+
     def __init__(self, **kwargs: Any) -> None:
         self._kwargs = kwargs
         self.loop = asyncio.new_event_loop()
@@ -283,6 +411,12 @@ class ThreadedEmulator:
         self._thread.join(10)
         self.loop.close()
 
+    def kubeconfig_yaml(self) -> str:
+        return kubeconfig_yaml(self.url)
+
+    def session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession()
+
     def control(self, method: str, path: str, body: Any = None) -> Any:
         async def send() -> Any:
             async with (
@@ -293,13 +427,69 @@ class ThreadedEmulator:
 
         return asyncio.run(send())
 
+    def settle_gc(self) -> None:
+        assert self.control("POST", "gc/settle")["settled"] is True
+
+    def status_of(self, path: str) -> int:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    def requests(self, method: str | None = None, path_prefix: str = "") -> list[JsonObj]:
+        query = f"path_prefix={path_prefix}" + (f"&method={method}" if method else "")
+        found: list[JsonObj] = self.control("GET", f"requests?{query}")["requests"]
+        return found
+
+
+class RealServer:
+    """The session's real control plane, seen as the blocking tests see the threaded emulator."""
+
+    backend = "apiserver"
+
+    def __init__(self, cluster: RealCluster) -> None:
+        self.cluster = cluster
+        self.url = cluster.url
+        # The audit log spans the session; this test's requests are those logged from here on.
+        log = cluster.plane.audit_log
+        self.since = log.stat().st_size if log.exists() else 0
+
+    def kubeconfig_yaml(self) -> str:
+        return self.cluster.plane.kubeconfig()
+
+    def session(self) -> aiohttp.ClientSession:
+        return real_session(self.cluster)
+
+    def settle_gc(self) -> None:
+        """Nothing to ask: tests wait for what they expect collected."""
+
+    def requests(self, method: str | None = None, path_prefix: str = "") -> list[JsonObj]:
+        log = self.cluster.plane.audit_log
+        return audit.requests(log, method=method, path_prefix=path_prefix, since=self.since)
+
+    def status_of(self, path: str) -> int:
+        return self.cluster.plane.request("GET", path)[0]
+
+
+Server = ThreadedEmulator | RealServer
+
 
 @pytest.fixture
 def threaded() -> Iterator[ThreadedEmulator]:
+    """The emulator alone, for emulator_only tests that drive its control endpoints."""
     server = ThreadedEmulator(bookmark_interval=0.5)
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def server(backend: str, request: pytest.FixtureRequest) -> Server:
+    if backend == "emulator":
+        threaded_emulator: ThreadedEmulator = request.getfixturevalue("threaded")
+        return threaded_emulator
+    return RealServer(request.getfixturevalue("real_cluster"))
 
 
 def kubectl_binary() -> str:
@@ -313,10 +503,11 @@ def kubectl_binary() -> str:
 
 
 class Kubectl:
-    def __init__(self, kubeconfig: Path, cache_dir: Path) -> None:
+    def __init__(self, kubeconfig: Path, cache_dir: Path, backend: str = "emulator") -> None:
         self.binary = kubectl_binary()
         self.kubeconfig = kubeconfig
         self.cache_dir = cache_dir
+        self.backend = backend
 
     def command(self, *args: str) -> list[str]:
         return [self.binary, "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(self.cache_dir), *args]
@@ -342,12 +533,12 @@ class Kubectl:
 
 
 @pytest.fixture
-def kubeconfig(threaded: ThreadedEmulator, tmp_path: Path) -> Path:
+def kubeconfig(server: Server, tmp_path: Path) -> Path:
     path = tmp_path / "kubeconfig"
-    path.write_text(kubeconfig_yaml(threaded.url))
+    path.write_text(server.kubeconfig_yaml())
     return path
 
 
 @pytest.fixture
-def kubectl(kubeconfig: Path, tmp_path: Path) -> Kubectl:
-    return Kubectl(kubeconfig, tmp_path / "kubectl-cache")
+def kubectl(kubeconfig: Path, tmp_path: Path, backend: str) -> Kubectl:
+    return Kubectl(kubeconfig, tmp_path / "kubectl-cache", backend)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
-from conftest import WIDGETS, Http, widget, widget_crd
+import pytest
+from conftest import WIDGETS, Http, eventually, widget, widget_crd
 
 from twilio_operator.sandbox.kube import KubeEmulator
 
@@ -36,9 +38,10 @@ async def test_K1_string_data_folds_into_data_on_create_put_and_patch(http: Http
 
 
 async def test_K1_invalid_base64_data_rejected(http: Http) -> None:
+    # Secret data is []byte in Go: a value that is not base64 fails to decode, before any validation.
     reply = await http.post(SECRETS, {"metadata": {"name": "s"}, "data": {"a": "not base64!"}})
-    assert reply.status == 422
-    assert "data[a]" in reply.fields()
+    assert reply.status == 400
+    assert reply.reason == "BadRequest"
 
 
 async def test_K2_secret_type_defaults_and_is_immutable(http: Http) -> None:
@@ -67,6 +70,11 @@ async def test_K3_core_events_posted_listed_and_watched(kube: Http) -> None:
         "firstTimestamp": "2026-01-01T00:00:00+00:00",
         "eventTime": "2026-01-01T00:00:00.123456+00:00",
     }
+    # With an eventTime, an Event must say who reported it and what they did (kopf's events do).
+    incomplete = await kube.post("/api/v1/namespaces/default/events", event)
+    assert incomplete.status == 422
+    assert {"reportingComponent", "reportingInstance", "action"} <= set(incomplete.fields())
+    event.update(reportingComponent="kopf", reportingInstance="dev", action="Logging")
     posted = await kube.post("/api/v1/namespaces/default/events", event)
     assert posted.status == 201
     listing = await kube.get("/api/v1/namespaces/default/events")
@@ -81,7 +89,9 @@ async def test_K3_core_events_posted_listed_and_watched(kube: Http) -> None:
     v1 = await kube.get("/apis/events.k8s.io/v1/namespaces/default/events")
     assert v1.body["items"][0]["note"] == "Handler succeeded."
     assert v1.body["items"][0]["regarding"]["name"] == "w1"
-    assert v1.body["items"][0]["apiVersion"] == "events.k8s.io/v1"
+    # A built-in's list items carry no kind or apiVersion of their own: the list's say what they are.
+    assert v1.body["apiVersion"] == "events.k8s.io/v1"
+    assert "apiVersion" not in v1.body["items"][0]
 
 
 async def test_R1_crd_create_names_and_watch_event(http: Http) -> None:
@@ -99,7 +109,16 @@ async def test_R1_crd_create_names_and_watch_event(http: Http) -> None:
 
 
 async def test_R2_crd_status_established(http: Http) -> None:
-    created = (await http.post(CRDS, widget_crd())).body
+    assert (await http.post(CRDS, widget_crd())).status == 201
+
+    async def established() -> dict[str, Any] | None:
+        # The emulator establishes a CRD in the request that creates it, kube-apiserver moments later.
+        crd: dict[str, Any] = (await http.get(f"{CRDS}/widgets.example.com")).body
+        conditions = (crd.get("status") or {}).get("conditions") or []
+        established = any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+        return crd if established else None
+
+    created = await eventually(established)
     conditions = {c["type"]: c["status"] for c in created["status"]["conditions"]}
     assert conditions["Established"] == "True"
     assert conditions["NamesAccepted"] == "True"
@@ -119,6 +138,13 @@ async def test_R2_invalid_crds_rejected(http: Http) -> None:
     assert "spec.versions" in reply.fields()
     bad_scope = widget_crd(scope="Galaxy")
     assert (await http.post(CRDS, bad_scope)).status == 422
+    # Only the type (and name/generateName) may be given for metadata: the API server owns its schema.
+    described = widget_crd()
+    properties = described["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+    properties["metadata"] = {"type": "object", "description": "Standard object metadata."}
+    reply = await http.post(CRDS, described)
+    assert reply.status == 422
+    assert any("metadata" in field for field in reply.fields()), reply.fields()
 
 
 async def test_R4_prune_default_validate(kube: Http) -> None:
@@ -189,18 +215,20 @@ async def test_R6_field_validation_modes(kube: Http) -> None:
     duplicate = await kube.request("POST", WIDGETS, raw=dup, params={"fieldValidation": "Strict"})
     assert duplicate.status == 400
     assert 'duplicate field "spec.size"' in duplicate.body["message"]
+    # A patch decodes; the object it makes fails strict decoding, reported as the field `patch`.
     patched = await kube.merge(f"{WIDGETS}/w1", {"spec": {"bogus": 2}}, fieldValidation="Strict")
-    assert patched.status == 400
-    assert (await kube.post(WIDGETS, body, fieldValidation="Sometimes")).status == 400
+    assert patched.status == 422
+    assert 'unknown field "spec.bogus"' in patched.body["message"]
+    sometimes = await kube.post(WIDGETS, body, fieldValidation="Sometimes")
+    assert sometimes.status == 422
+    assert sometimes.fields() == ["fieldValidation"]
 
 
-async def test_R7_single_stored_version_served_under_each_served_version(
-    http: Http, emulator: KubeEmulator
-) -> None:
+async def test_R7_single_stored_version_served_under_each_served_version(http: Http) -> None:
     crd = widget_crd()
     v1 = crd["spec"]["versions"][0]
     crd["spec"]["versions"] = [v1, {**v1, "name": "v1beta1", "storage": False}]
-    emulator.install_crd(crd)
+    await http.install_crd(crd)
     await http.post(WIDGETS, widget())
     beta = await http.get("/apis/example.com/v1beta1/namespaces/default/widgets/w1")
     assert beta.status == 200
@@ -208,6 +236,7 @@ async def test_R7_single_stored_version_served_under_each_served_version(
     assert (await http.get(f"{WIDGETS}/w1")).body["apiVersion"] == "example.com/v1"
 
 
+@pytest.mark.emulator_only("KubeEmulator.install_crd, the in-process shortcut")
 async def test_install_crd_matches_post(emulator: KubeEmulator, http: Http) -> None:
     emulator.install_crd(widget_crd())
     stored = await http.get(f"{CRDS}/widgets.example.com")
@@ -226,8 +255,11 @@ async def test_configmap_and_other_builtins(http: Http) -> None:
     assert (await http.merge(f"{path}/c", {"data": {"k": "changed"}})).status == 422
     lease = {"metadata": {"name": "leader"}, "spec": {"holderIdentity": "me"}}
     assert (await http.post("/apis/coordination.k8s.io/v1/namespaces/default/leases", lease)).status == 201
-    service = {"metadata": {"name": "9bad"}, "spec": {"ports": [{"port": 80}]}}
+    # Service names are DNS-1123 labels (a leading digit is fine since Kubernetes 1.34).
+    service = {"metadata": {"name": "Bad_Name"}, "spec": {"ports": [{"port": 80}]}}
     assert (await http.post("/api/v1/namespaces/default/services", service)).status == 422
+    service["metadata"]["name"] = "9ok"
+    assert (await http.post("/api/v1/namespaces/default/services", service)).status == 201
     account = {"metadata": {"name": "sa"}}
     assert (await http.post("/api/v1/namespaces/default/serviceaccounts", account)).status == 201
     ingress = {
@@ -237,5 +269,6 @@ async def test_configmap_and_other_builtins(http: Http) -> None:
     }
     created = await http.post("/apis/networking.k8s.io/v1/namespaces/default/ingresses", ingress)
     assert created.status == 201
-    assert "status" not in created.body
+    # Status starts empty on create (kube-apiserver shows the empty struct: {"loadBalancer": {}}).
+    assert not any((created.body.get("status") or {}).values())
     assert created.body["metadata"]["generation"] == 1

@@ -87,7 +87,7 @@ async def test_C7_create_in_missing_namespace_404(kube: Http) -> None:
     reply = await kube.post("/apis/example.com/v1/namespaces/no-such-ns/widgets", widget())
     assert reply.status == 404
     assert reply.reason == "NotFound"
-    assert reply.body["details"] == {"name": "no-such-ns", "group": "", "kind": "namespaces"}
+    assert reply.body["details"] == {"name": "no-such-ns", "kind": "namespaces"}
 
 
 async def test_C7a_create_in_terminating_namespace_forbidden(kube: Http) -> None:
@@ -114,7 +114,7 @@ async def test_label_and_annotation_keys_validated(kube: Http) -> None:
     assert reply.status == 422
     reply = await kube.post(WIDGETS, widget(metadata={"labels": {"ok": "bad value!"}}))
     assert reply.status == 422
-    assert "metadata.labels[ok]" in reply.fields()
+    assert "metadata.labels" in reply.fields()
 
 
 async def test_owner_reference_requires_uid(kube: Http) -> None:
@@ -125,9 +125,12 @@ async def test_owner_reference_requires_uid(kube: Http) -> None:
 
 
 async def test_create_kind_mismatch_bad_request(kube: Http) -> None:
+    # A wrong kind in the right group/version decodes, then fails validation; a wrong version fails to decode.
     body = widget()
     body["kind"] = "Gadget"
-    assert (await kube.post(WIDGETS, body)).status == 400
+    wrong_kind = await kube.post(WIDGETS, body)
+    assert wrong_kind.status == 422
+    assert wrong_kind.fields() == ["kind"]
     body = widget()
     body["apiVersion"] = "example.com/v2"
     assert (await kube.post(WIDGETS, body)).status == 400
@@ -143,11 +146,15 @@ async def test_create_accepts_yaml_and_refuses_protobuf(kube: Http) -> None:
         raw=b"k8s\x00...",
         content_type="application/vnd.kubernetes.protobuf",
     )
-    assert proto.status == 415
-    assert proto.reason == "UnsupportedMediaType"
+    # The emulator cannot decode protobuf and says so (415); kube-apiserver finds garbage in it (400).
+    if kube.backend == "emulator":
+        assert (proto.status, proto.reason) == (415, "UnsupportedMediaType")
+    else:
+        assert (proto.status, proto.reason) == (400, "BadRequest")
 
 
-async def test_dry_run_rejected_instead_of_persisting(kube: Http) -> None:
+async def test_dry_run_never_persists(kube: Http) -> None:
     reply = await kube.post(WIDGETS, widget(), dryRun="All")
-    assert reply.status == 400
+    # The emulator refuses a server-side dry run (400) rather than simulate one; kube-apiserver runs it.
+    assert reply.status == (400 if kube.backend == "emulator" else 201)
     assert (await kube.get(f"{WIDGETS}/w1")).status == 404

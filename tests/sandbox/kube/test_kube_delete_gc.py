@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from conftest import WIDGETS, Http, eventually, widget
-
-from twilio_operator.sandbox.kube import KubeEmulator
+from conftest import GC_LIMIT, WIDGETS, Http, eventually, widget
 
 W1 = f"{WIDGETS}/w1"
 SECRETS = "/api/v1/namespaces/default/secrets"
@@ -23,12 +21,6 @@ def owner_ref(owner: dict[str, Any], block: bool = True, controller: bool = True
         "controller": controller,
         "blockOwnerDeletion": block,
     }
-
-
-async def settle(kube: Http) -> None:
-    reply = await kube.request("POST", "/__sandbox/gc/settle")
-    assert reply.status == 200
-    assert reply.body["settled"] is True
 
 
 async def test_F1_delete_without_finalizers_is_immediate(kube: Http) -> None:
@@ -116,8 +108,8 @@ async def test_G1_dangling_owner_reference_collected(kube: Http) -> None:
     stale = {**owner_ref(owner), "uid": "00000000-0000-0000-0000-000000000000"}
     await kube.post(SECRETS, {"metadata": {"name": "orphaned", "ownerReferences": [stale]}})
     await kube.post(SECRETS, {"metadata": {"name": "owned", "ownerReferences": [owner_ref(owner)]}})
-    await settle(kube)
-    assert (await kube.get(f"{SECRETS}/orphaned")).status == 404
+    await kube.settle_gc()
+    await kube.gone(f"{SECRETS}/orphaned")
     assert (await kube.get(f"{SECRETS}/owned")).status == 200
 
 
@@ -126,8 +118,8 @@ async def test_G1_recreated_owner_has_new_uid(kube: Http) -> None:
     await kube.post(SECRETS, {"metadata": {"name": "child", "ownerReferences": [owner_ref(owner)]}})
     await kube.delete(f"{WIDGETS}/owner")
     await kube.post(WIDGETS, widget(name="owner"))
-    await settle(kube)
-    assert (await kube.get(f"{SECRETS}/child")).status == 404
+    await kube.settle_gc()
+    await kube.gone(f"{SECRETS}/child")
 
 
 async def test_G2_background_owner_first_then_dependents(kube: Http) -> None:
@@ -136,12 +128,12 @@ async def test_G2_background_owner_first_then_dependents(kube: Http) -> None:
     ).body
     await kube.post(SECRETS, {"metadata": {"name": "child", "ownerReferences": [owner_ref(owner)]}})
     await kube.delete(f"{WIDGETS}/owner")
-    await settle(kube)
+    await kube.settle_gc()
     assert (await kube.get(f"{SECRETS}/child")).status == 200  # owner still there, finalizer pending
     await kube.merge(f"{WIDGETS}/owner", {"metadata": {"finalizers": None}})
-    await settle(kube)
-    assert (await kube.get(f"{WIDGETS}/owner")).status == 404
-    assert (await kube.get(f"{SECRETS}/child")).status == 404
+    await kube.settle_gc()
+    await kube.gone(f"{WIDGETS}/owner")
+    await kube.gone(f"{SECRETS}/child")
 
 
 async def test_G3_foreground_deletes_blocking_dependents_first(kube: Http) -> None:
@@ -161,14 +153,17 @@ async def test_G3_foreground_deletes_blocking_dependents_first(kube: Http) -> No
     )
     reply = await kube.delete(f"{WIDGETS}/owner", propagationPolicy="Foreground")
     assert "foregroundDeletion" in reply.body["metadata"]["finalizers"]
-    await settle(kube)
-    assert (await kube.get(f"{CONFIGMAPS}/plain")).status == 404
-    blocker = (await kube.get(f"{SECRETS}/blocker")).body
-    assert blocker["metadata"]["deletionTimestamp"]
+    await kube.settle_gc()
+    await kube.gone(f"{CONFIGMAPS}/plain")
+
+    async def blocker_deleting() -> bool:
+        return bool((await kube.get(f"{SECRETS}/blocker")).body["metadata"].get("deletionTimestamp"))
+
+    await eventually(blocker_deleting, limit=GC_LIMIT)
     assert (await kube.get(f"{WIDGETS}/owner")).status == 200  # waits for the blocking dependent
     await kube.merge(f"{SECRETS}/blocker", {"metadata": {"finalizers": None}})
-    await settle(kube)
-    assert (await kube.get(f"{WIDGETS}/owner")).status == 404
+    await kube.settle_gc()
+    await kube.gone(f"{WIDGETS}/owner")
 
 
 async def test_G4_orphan_keeps_dependents_and_strips_owner_reference(kube: Http) -> None:
@@ -179,8 +174,8 @@ async def test_G4_orphan_keeps_dependents_and_strips_owner_reference(kube: Http)
     await kube.delete(
         f"{WIDGETS}/owner", body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Orphan"}
     )
-    await settle(kube)
-    assert (await kube.get(f"{WIDGETS}/owner")).status == 404
+    await kube.settle_gc()
+    await kube.gone(f"{WIDGETS}/owner")
     child = (await kube.get(f"{SECRETS}/child")).body
     assert [ref["name"] for ref in child["metadata"]["ownerReferences"]] == ["other"]
 
@@ -197,8 +192,12 @@ async def test_G5_gc_of_many_dependents_settles_quickly(kube: Http) -> None:
         )
     )
     await asyncio.gather(*(kube.delete(f"{WIDGETS}/o{i}") for i in range(50)))
-    await settle(kube)
-    assert (await kube.get(SECRETS)).body["items"] == []
+    await kube.settle_gc()
+
+    async def all_collected() -> bool:
+        return (await kube.get(SECRETS)).body["items"] == []
+
+    await eventually(all_collected, limit=GC_LIMIT)
 
 
 async def test_G5_gc_runs_without_being_asked(kube: Http) -> None:
@@ -209,7 +208,7 @@ async def test_G5_gc_runs_without_being_asked(kube: Http) -> None:
     async def gone() -> bool:
         return (await kube.get(f"{SECRETS}/child")).status == 404
 
-    await eventually(gone, limit=1.0)
+    await eventually(gone, limit=GC_LIMIT)
 
 
 async def test_N1_initial_namespaces(http: Http) -> None:
@@ -232,15 +231,19 @@ async def test_N2_namespace_deletion_cascades_honouring_finalizers(kube: Http) -
     await kube.post("/api/v1/namespaces/team/secrets", {"metadata": {"name": "s"}})
     deleted = await kube.delete("/api/v1/namespaces/team")
     assert deleted.status == 200
-    await settle(kube)
+    await kube.settle_gc()
     ns = (await kube.get("/api/v1/namespaces/team")).body
     assert ns["status"]["phase"] == "Terminating"
-    assert (await kube.get(f"{path}/free")).status == 404
-    assert (await kube.get("/api/v1/namespaces/team/secrets/s")).status == 404
-    assert (await kube.get(f"{path}/held")).body["metadata"]["deletionTimestamp"]
+    await kube.gone(f"{path}/free")
+    await kube.gone("/api/v1/namespaces/team/secrets/s")
+
+    async def held_deleting() -> bool:
+        return bool((await kube.get(f"{path}/held")).body["metadata"].get("deletionTimestamp"))
+
+    await eventually(held_deleting, limit=GC_LIMIT)
     await kube.merge(f"{path}/held", {"metadata": {"finalizers": None}})
-    await settle(kube)
-    assert (await kube.get("/api/v1/namespaces/team")).status == 404
+    await kube.settle_gc()
+    await kube.gone("/api/v1/namespaces/team")
 
 
 async def test_N2_protected_namespaces_cannot_be_deleted(http: Http) -> None:
@@ -249,19 +252,24 @@ async def test_N2_protected_namespaces_cannot_be_deleted(http: Http) -> None:
     assert reply.reason == "Forbidden"
 
 
-async def test_R3_crd_deletion_removes_instances_and_discovery(kube: Http, emulator: KubeEmulator) -> None:
+async def test_R3_crd_deletion_removes_instances_and_discovery(kube: Http) -> None:
     await kube.post(WIDGETS, widget(name="held", metadata={"finalizers": ["example.com/hold"]}))
     await kube.post(WIDGETS, widget(name="free"))
     crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com"
     assert (await kube.delete(crd)).status == 200
-    await settle(kube)
-    terminating = (await kube.get(crd)).body
-    assert any(c["type"] == "Terminating" for c in terminating["status"]["conditions"])
-    assert (await kube.get(f"{WIDGETS}/free")).status == 404
+    await kube.settle_gc()
+
+    async def terminating() -> bool:
+        conditions = (await kube.get(crd)).body["status"]["conditions"]
+        return any(c["type"] == "Terminating" and c["status"] == "True" for c in conditions)
+
+    await eventually(terminating, limit=GC_LIMIT)
+    await kube.gone(f"{WIDGETS}/free")
     create = await kube.post(WIDGETS, widget(name="late"))
-    assert create.status == 405
+    assert create.status == 403
+    assert create.reason == "Forbidden"
     await kube.merge(f"{WIDGETS}/held", {"metadata": {"finalizers": None}})
-    await settle(kube)
-    assert (await kube.get(crd)).status == 404
-    assert (await kube.get("/apis/example.com/v1")).status == 404
-    assert (await kube.get(WIDGETS)).status == 404
+    await kube.settle_gc()
+    await kube.gone(crd)
+    await kube.gone("/apis/example.com/v1")
+    await kube.gone(WIDGETS)

@@ -17,7 +17,7 @@ import kopf
 import kubernetes
 import pytest
 import yaml
-from conftest import Kubectl, ThreadedEmulator, widget_crd
+from conftest import GC_LIMIT, Kubectl, Server, ThreadedEmulator, widget_crd
 from kopf.testing import KopfRunner
 
 WIDGET = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: {size}\n"
@@ -157,11 +157,17 @@ def secret_of(kubectl: Kubectl) -> dict[str, Any] | None:
     return yaml.safe_load(result.stdout)  # type: ignore[no-any-return]
 
 
-def test_kopf_operator_lifecycle(
-    threaded: ThreadedEmulator, kubectl: Kubectl, kopf_env: Path, kopf_log: KopfLog
-) -> None:
+def install_widgets(server: Server, kubectl: Kubectl) -> None:
     kubectl.run("apply", "-f", "-", input=yaml.safe_dump(widget_crd()))
     kubectl.run("wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=10s")
+    # Established is not yet served: kube-apiserver answers 429 while a new CRD's storage initialises,
+    # which kopf would log as an error. Start the operator once a list succeeds.
+    widgets = "/apis/example.com/v1/namespaces/default/widgets"
+    wait_for(lambda: server.status_of(widgets) == 200, what="the widgets storage serving")
+
+
+def test_kopf_operator_lifecycle(server: Server, kubectl: Kubectl, kopf_env: Path, kopf_log: KopfLog) -> None:
+    install_widgets(server, kubectl)
     calls = Calls()
     registry = operator_registry(kopf_env, calls)
 
@@ -182,10 +188,9 @@ def test_kopf_operator_lifecycle(
         assert owner["uid"] == widget["metadata"]["uid"]
         assert owner["kind"] == "Widget"
         assert base64.b64decode(secret["data"]["size"]) == b"3"
-        finalizer_patch = threaded.control("GET", "requests?method=PATCH&path_prefix=/apis/example.com")[
-            "requests"
-        ]
-        assert any(
+        finalizer_patch = server.requests("PATCH", "/apis/example.com")
+        # The real API server's audit log has no bodies (Metadata level): the emulator's log shows the patch.
+        assert server.backend != "emulator" or any(
             r["content_type"].startswith("application/json-patch+json")
             and any(
                 op.get("op") == "test" and op.get("path") == "/metadata/resourceVersion"
@@ -215,11 +220,13 @@ def test_kopf_operator_lifecycle(
         assert len(calls.of("create")) == 1
 
         # Scenario 8: compaction drops the watch streams; kopf gets 410, re-lists and keeps handling updates.
-        threaded.control("POST", "compact", {"drop_watches": True})
-        wait_for(
-            lambda: any("Restarting the watch-stream for widgets" in m for m in kopf_log.messages()),
-            what="kopf restarting its watch on 410",
-        )
+        # Only the emulator can be told to compact and drop watches; a real one just goes on serving.
+        if isinstance(server, ThreadedEmulator):
+            server.control("POST", "compact", {"drop_watches": True})
+            wait_for(
+                lambda: any("Restarting the watch-stream for widgets" in m for m in kopf_log.messages()),
+                what="kopf restarting its watch on 410",
+            )
         kubectl.run("apply", "-f", "-", input=WIDGET.format(size=7))
         wait_for(lambda: len(calls.of("update")) >= 3, what="the update handler after the compaction")
         assert calls.of("update")[-1][2] == [("change", ("spec", "size"), 6, 7)]
@@ -231,8 +238,8 @@ def test_kopf_operator_lifecycle(
         assert calls.of("delete") == [("delete", "w1")]
         assert time.monotonic() - started < 15
         assert kubectl.run("get", "widget", "w1", check=False).returncode != 0
-        threaded.control("POST", "gc/settle")
-        assert secret_of(kubectl) is None
+        server.settle_gc()
+        wait_for(lambda: secret_of(kubectl) is None, limit=GC_LIMIT, what="the child secret collected")
         events = kubectl.json("get", "events")["items"]
         posted = [e for e in events if e["reason"] == "SecretCreated"]
         assert posted and posted[0]["source"]["component"] == "kopf"
@@ -241,11 +248,12 @@ def test_kopf_operator_lifecycle(
     assert runner.exception is None
     assert runner.exit_code == 0
     assert kopf_log.problems() == []
-    stats = threaded.control("GET", "stats")
-    assert stats["by_status"].get("500", 0) == 0
+    assert server_errors(server) == 0
 
 
-async def _send_all(base: str, requests: list[tuple[str, str, Any, str]], parallel: int = 20) -> list[int]:
+async def _send_all(
+    server: Server, requests: list[tuple[str, str, Any, str]], parallel: int = 20
+) -> list[int]:
     """Send (method, path, body, content type) requests with bounded concurrency; return the statuses."""
     limit = asyncio.Semaphore(parallel)
 
@@ -256,28 +264,34 @@ async def _send_all(base: str, requests: list[tuple[str, str, Any, str]], parall
         async with (
             limit,
             session.request(
-                method, base + path, data=data, headers={"Content-Type": content_type}
+                method, server.url + path, data=data, headers={"Content-Type": content_type}
             ) as response,
         ):
             await response.read()
             return response.status
 
-    async with aiohttp.ClientSession() as session:
+    async with server.session() as session:
         return list(await asyncio.gather(*(one(session, *request) for request in requests)))
 
 
-def send_all(base: str, requests: list[tuple[str, str, Any, str]]) -> list[int]:
-    return asyncio.run(_send_all(base, requests))
+def send_all(server: Server, requests: list[tuple[str, str, Any, str]]) -> list[int]:
+    return asyncio.run(_send_all(server, requests))
+
+
+def server_errors(server: Server) -> int:
+    """Requests the server answered with 500: from the emulator's counters or the real one's audit log."""
+    if isinstance(server, ThreadedEmulator):
+        return int(server.control("GET", "stats")["by_status"].get("500", 0))
+    return sum(1 for r in server.requests() if r["status"] == 500)
 
 
 def test_X3_kopf_load_200_widgets(
-    threaded: ThreadedEmulator, kubectl: Kubectl, kopf_env: Path, kopf_log: KopfLog
+    server: Server, kubectl: Kubectl, kopf_env: Path, kopf_log: KopfLog
 ) -> None:
     count = 200
     widgets = "/apis/example.com/v1/namespaces/default/widgets"
     merge = "application/merge-patch+json"
-    kubectl.run("apply", "-f", "-", input=yaml.safe_dump(widget_crd()))
-    kubectl.run("wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=10s")
+    install_widgets(server, kubectl)
     calls = Calls()
     with run_operator(operator_registry(kopf_env, calls)) as runner:
         creates = [
@@ -294,7 +308,7 @@ def test_X3_kopf_load_200_widgets(
             )
             for i in range(count)
         ]
-        assert send_all(threaded.url, creates) == [201] * count
+        assert send_all(server, creates) == [201] * count
         wait_for(lambda: len(calls.of("create")) >= count, limit=60, what="200 create handlers")
 
         updates = [("PATCH", f"{widgets}/w{i}", {"spec": {"size": 5}}, merge) for i in range(count)]
@@ -309,17 +323,19 @@ def test_X3_kopf_load_200_widgets(
             for i in range(count)
         ]
         mixed = [request for pair in zip(updates, annotations[:count], strict=True) for request in pair]
-        statuses = send_all(threaded.url, mixed + annotations[count:])
+        statuses = send_all(server, mixed + annotations[count:])
         assert set(statuses) == {200}
         wait_for(lambda: len(calls.of("update")) >= count, limit=60, what="200 update handlers")
 
         deletes = [("DELETE", f"{widgets}/w{i}", None, "application/json") for i in range(count)]
-        assert set(send_all(threaded.url, deletes)) == {200}
+        assert set(send_all(server, deletes)) == {200}
         wait_for(lambda: len(calls.of("delete")) >= count, limit=60, what="200 delete handlers")
         wait_for(lambda: kubectl.json("get", "widgets")["items"] == [], limit=60, what="all widgets gone")
-        threaded.control("POST", "gc/settle")
-        assert kubectl.json("get", "secrets")["items"] == []
+        server.settle_gc()
+        wait_for(
+            lambda: kubectl.json("get", "secrets")["items"] == [], limit=GC_LIMIT, what="secrets collected"
+        )
     assert runner.exception is None
     assert len(calls.of("create")) == count
     assert kopf_log.problems() == []
-    assert threaded.control("GET", "stats")["by_status"].get("500", 0) == 0
+    assert server_errors(server) == 0

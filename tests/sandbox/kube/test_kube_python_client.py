@@ -7,11 +7,13 @@ from typing import Any
 
 import kubernetes
 import pytest
-from conftest import ThreadedEmulator, widget, widget_crd
+from conftest import widget, widget_crd
+
+from twilio_operator.sandbox.processes import wait_for
 
 
 @pytest.fixture
-def client(threaded: ThreadedEmulator, kubeconfig: Path) -> Any:
+def client(kubeconfig: Path) -> Any:
     api_client: Any = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
     yield api_client
     api_client.close()
@@ -42,10 +44,20 @@ def test_typed_secret_lifecycle(client: Any) -> None:
     assert core.list_namespaced_secret("default").items == []
 
 
-def test_custom_objects_and_watch(client: Any, threaded: ThreadedEmulator) -> None:
+def test_custom_objects_and_watch(client: Any) -> None:
     extensions: Any = kubernetes.client.ApiextensionsV1Api(client)
     extensions.create_custom_resource_definition(widget_crd())
     custom: Any = kubernetes.client.CustomObjectsApi(client)
+
+    def served() -> bool:
+        # kube-apiserver serves a new CRD's resource moments after creating it (the emulator at once).
+        try:
+            custom.list_namespaced_custom_object("example.com", "v1", "default", "widgets")
+        except kubernetes.client.ApiException:
+            return False
+        return True
+
+    wait_for(served, what="the widgets resource served")
     created = custom.create_namespaced_custom_object("example.com", "v1", "default", "widgets", widget())
     assert created["metadata"]["generation"] == 1
     patched = custom.patch_namespaced_custom_object(

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from conftest import WIDGETS, Http, widget, widget_crd
 
-from twilio_operator.sandbox.kube import KubeEmulator
 from twilio_operator.sandbox.kube.jsonpath import JsonPathError, evaluate, parse
 from twilio_operator.sandbox.kube.table import human_duration
 
@@ -60,8 +59,9 @@ async def test_table_watch_sends_column_definitions_once(kube: Http) -> None:
         await kube.merge(f"{WIDGETS}/w1", {"spec": {"size": 4}})
 
     events: list[dict[str, Any]] = []
+    current = (await kube.get(WIDGETS)).body["metadata"]["resourceVersion"]
     async with kube.session.get(
-        kube.base + WIDGETS, params={"watch": "true", "resourceVersion": "1"}, headers={"Accept": TABLE}
+        kube.base + WIDGETS, params={"watch": "true", "resourceVersion": current}, headers={"Accept": TABLE}
     ) as response:
         await changes()
         async for line in response.content:
@@ -77,7 +77,7 @@ async def test_table_watch_sends_column_definitions_once(kube: Http) -> None:
     assert second["object"]["rows"][0]["cells"] == ["w1", 4]
 
 
-async def test_printer_columns_with_filters_dates_and_priorities(http: Http, emulator: KubeEmulator) -> None:
+async def test_printer_columns_with_filters_dates_and_priorities(http: Http) -> None:
     crd = widget_crd()
     crd["spec"]["versions"][0]["additionalPrinterColumns"] = [
         {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
@@ -89,7 +89,7 @@ async def test_printer_columns_with_filters_dates_and_priorities(http: Http, emu
         },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]
-    emulator.install_crd(crd)
+    await http.install_crd(crd)
     await http.post(WIDGETS, widget())
     await http.merge(
         f"{WIDGETS}/w1/status",

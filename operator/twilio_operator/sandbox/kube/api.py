@@ -187,7 +187,10 @@ class Api:
                 f"the expected API version ({rt.api_version})"
             )
         if kind not in (None, "") and kind != rt.kind:
-            raise bad_request(f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
+            # The body decodes (the group/version match); the kind is then a field that fails validation.
+            meta = body.get("metadata")
+            name = str(meta.get("name") or "") if isinstance(meta, dict) else ""
+            raise invalid(str(kind), rt.group, name, [field_invalid("kind", kind, f"must be {rt.kind}")])
 
     @staticmethod
     def _metadata_of(body: JsonObj) -> JsonObj:
@@ -199,14 +202,22 @@ class Api:
         return meta
 
     @staticmethod
-    def _field_problems(options: WriteOptions, unknown: list[str], duplicates: list[str]) -> list[str]:
+    def _field_problems(
+        options: WriteOptions, unknown: list[str], duplicates: list[str], *, patching: bool = False
+    ) -> list[str]:
         if options.field_validation == "Ignore":
             return []
         problems = [f'unknown field "{path}"' for path in unknown] + [
             f'duplicate field "{path}"' for path in duplicates
         ]
         if problems and options.field_validation == "Strict":
-            raise ApiError(400, "strict decoding error: " + ", ".join(problems), reason="BadRequest")
+            message = "strict decoding error: " + ", ".join(problems)
+            if patching:
+                # A body fails to decode (400); a patch applies, and its result fails as the field `patch`.
+                raise ApiError(
+                    422, message, reason="Invalid", causes=[Cause("FieldValueInvalid", message, "patch")]
+                )
+            raise ApiError(400, message, reason="BadRequest")
         return problems
 
     def _crd_terminating(self, rt: ResourceType) -> bool:
@@ -256,8 +267,8 @@ class Api:
                 limit = int(params["limit"])
             except ValueError as exc:
                 raise bad_request(f"invalid limit {params['limit']!r}") from exc
-            if limit < 0:
-                raise bad_request("limit must not be negative")
+            # kube-apiserver reads a negative limit as none at all.
+            limit = max(limit, 0)
         match = params.get("resourceVersionMatch")
         if match:
             if match not in ("NotOlderThan", "Exact"):
@@ -296,8 +307,16 @@ class Api:
             "kind": rt.list_kind,
             "apiVersion": rt.api_version,
             "metadata": list_meta,
-            "items": [self.present(rt, obj) for obj in page],
+            "items": [self._list_item(rt, obj) for obj in page],
         }
+
+    def _list_item(self, rt: ResourceType, obj: JsonObj) -> JsonObj:
+        """An item as a list shows it: a built-in's typed list leaves out each item's kind and apiVersion
+        (they are the list's); a custom resource's unstructured list keeps them."""
+        item = self.present(rt, obj)
+        if rt.custom:
+            return item
+        return {key: value for key, value in item.items() if key not in ("kind", "apiVersion")}
 
     def _remember(self, rt: ResourceType, items: list[JsonObj], rv: int, offset: int) -> str:
         self._snapshot_seq += 1
@@ -372,8 +391,13 @@ class Api:
         if rt.namespaced and namespace is not None:
             self._require_namespace(namespace)
         if self._crd_terminating(rt):
-            raise method_not_allowed(
-                f"create not allowed while custom resource definition {rt.crd_name} is terminating"
+            raise ApiError(
+                403,
+                f'{rt.plural}.{rt.group} "{name}" is forbidden: '
+                "create not allowed while custom resource definition is terminating",
+                name=name,
+                group=rt.group,
+                kind=rt.plural,
             )
         for key in (*_SYSTEM_METADATA, "resourceVersion", "selfLink", "managedFields"):
             meta.pop(key, None)
@@ -383,6 +407,7 @@ class Api:
             # With a status subresource, status belongs to controllers and starts empty (PrepareForCreate).
             obj.pop("status", None)
 
+        rt.strategy.decode(obj)
         unknown = prune_object(obj, rt.schema)
         apply_defaults(obj, rt.schema)
         warnings = self._field_problems(options, unknown, duplicates or [])
@@ -485,7 +510,16 @@ class Api:
                 [Cause("FieldValueInvalid", "the patched object is not an object", "")],
             )
         return self._update(
-            rt, namespace, name, old, patched, options, subresource, duplicates, require_rv=False
+            rt,
+            namespace,
+            name,
+            old,
+            patched,
+            options,
+            subresource,
+            duplicates,
+            require_rv=False,
+            patching=True,
         )
 
     def apply(
@@ -498,7 +532,12 @@ class Api:
         subresource: str | None,
     ) -> Result:
         if not options.field_manager:
-            raise bad_request("PATCH requests with apply patch type require a fieldManager")
+            raise invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                [field_required("fieldManager", "is required for apply patch")],
+            )
         try:
             config = yaml.safe_load(raw)
         except yaml.YAMLError as exc:
@@ -538,7 +577,17 @@ class Api:
             api_version=rt.api_version,
         )
         return self._update(
-            rt, namespace, name, old, merged, options, subresource, [], require_rv=False, managed=managed
+            rt,
+            namespace,
+            name,
+            old,
+            merged,
+            options,
+            subresource,
+            [],
+            require_rv=False,
+            managed=managed,
+            patching=True,
         )
 
     def _update(
@@ -554,6 +603,7 @@ class Api:
         *,
         require_rv: bool,
         managed: list[JsonObj] | None = None,
+        patching: bool = False,
     ) -> Result:
         self._check_type_meta(rt, new)
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
@@ -598,6 +648,15 @@ class Api:
                 new["status"] = clone(current["status"])
             else:
                 new.pop("status", None)
+        # An update may leave these out (they are kept) but not change them (kube-apiserver BeforeUpdate);
+        # creationTimestamp and the rest of the system fields are reset silently.
+        changed = [
+            field_invalid(f"metadata.{key}", meta[key], "field is immutable")
+            for key in ("uid", "deletionTimestamp")
+            if meta.get(key) and meta.get(key) != old_meta.get(key)
+        ]
+        if changed:
+            raise invalid(rt.kind, rt.group, name, changed)
         for key in _SYSTEM_METADATA:
             if key in old_meta:
                 meta[key] = old_meta[key]
@@ -620,9 +679,10 @@ class Api:
         else:
             meta.pop("namespace", None)
 
+        rt.strategy.decode(new)
         unknown = prune_object(new, rt.schema)
         apply_defaults(new, rt.schema)
-        warnings = self._field_problems(options, unknown, duplicates)
+        warnings = self._field_problems(options, unknown, duplicates, patching=patching)
         causes = validate_object(new, rt.schema)
         causes += validate_metadata(
             meta,
@@ -643,15 +703,14 @@ class Api:
         return Result(200, self.present(rt, self.commit(rt.gr, stored, old)), warnings)
 
     def commit(self, gr: GroupResource, new: JsonObj, old: JsonObj) -> JsonObj:
-        """Write an update; when it drops the last finalizer of a deleting object, the object goes (F4)."""
-        stored = self.store.put(gr, new, old)
-        meta = stored["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
-            # A namespace also waits for its spec finalizer, which the namespace lifecycle releases (N2).
-            if gr == NAMESPACES and (stored.get("spec") or {}).get("finalizers"):
-                return stored
-            return self.store.remove(gr, stored)
-        return stored
+        """Write an update; when it drops the last finalizer of a deleting object, the object goes (F4)
+        in that same write: one DELETED event, carrying the last stored state, and no MODIFIED."""
+        meta = new["metadata"]
+        # A namespace also waits for its spec finalizer, which the namespace lifecycle releases (N2).
+        spec_finalizers = gr == NAMESPACES and (new.get("spec") or {}).get("finalizers")
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not spec_finalizers:
+            return self.store.remove(gr, old)
+        return self.store.put(gr, new, old)
 
     # --- delete ------------------------------------------------------------------------------------
 

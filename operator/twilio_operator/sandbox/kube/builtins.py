@@ -7,12 +7,13 @@ reported like for custom resources) while everything below `spec` is preserved a
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 from typing import Any
 
 from .crds import CRDStrategy
-from .errors import Cause, field_forbidden, field_invalid, field_required
-from .meta import NameRule
+from .errors import Cause, bad_request, field_forbidden, field_invalid, field_required
+from .meta import NameRule, qualified_name_errors
 from .patch import PRIMITIVE_MERGE
 from .resources import GroupResource, ResourceType, Strategy
 
@@ -105,8 +106,24 @@ def _config_key_causes(data: Any, field: str) -> list[Cause]:
     return causes
 
 
+def _decode_bytes(kind: str, values: Any) -> None:
+    """A []byte field holds base64; anything else fails to decode before validation (400, not 422)."""
+    for value in (values or {}).values() if isinstance(values, dict) else ():
+        if not isinstance(value, str):
+            continue
+        try:
+            base64.b64decode(value, validate=True)
+        except (ValueError, binascii.Error) as exc:
+            raise bad_request(
+                f'{kind} in version "v1" cannot be handled as a {kind}: illegal base64 data'
+            ) from exc
+
+
 class SecretStrategy(Strategy):
     """`stringData` folds into base64 `data` (K1); `type` defaults to Opaque and is immutable (K2)."""
+
+    def decode(self, obj: JsonObj) -> None:
+        _decode_bytes("Secret", obj.get("data"))
 
     def prepare_create(self, obj: JsonObj) -> None:
         self._fold(obj)
@@ -155,6 +172,9 @@ class SecretStrategy(Strategy):
 
 
 class ConfigMapStrategy(Strategy):
+    def decode(self, obj: JsonObj) -> None:
+        _decode_bytes("ConfigMap", obj.get("binaryData"))
+
     def validate(self, obj: JsonObj, old: JsonObj | None) -> list[Cause]:
         causes = _config_key_causes(obj.get("data"), "data") + _config_key_causes(
             obj.get("binaryData"), "binaryData"
@@ -205,6 +225,25 @@ class NamespaceStrategy(Strategy):
         labels = dict(labels) if isinstance(labels, dict) else {}
         labels[NAMESPACE_NAME_LABEL] = meta.get("name", "")
         meta["labels"] = labels
+
+
+class CoreEventStrategy(Strategy):
+    """A core/v1 Event with an eventTime is a new-style event: it names who reported it and what they did
+    (kube-apiserver ValidateEventCreate), as kopf's and client-go's recorders do."""
+
+    def validate(self, obj: JsonObj, old: JsonObj | None) -> list[Cause]:
+        if not obj.get("eventTime"):
+            return []
+        causes = []
+        for required in ("reportingComponent", "reportingInstance", "action"):
+            if not obj.get(required):
+                causes.append(field_required(required))
+        component = obj.get("reportingComponent")
+        if isinstance(component, str) and component:
+            causes += [
+                field_invalid("reportingComponent", component, p) for p in qualified_name_errors(component)
+            ]
+        return causes
 
 
 _EVENT_RENAMES = {
@@ -350,6 +389,7 @@ def builtin_types() -> list[ResourceType]:
             "Event",
             True,
             short_names=("ev",),
+            strategy=CoreEventStrategy(),
             field_labels=_CORE_EVENT_FIELDS,
             schema=_root("Event is a report of an event somewhere in the cluster.", **event_core_props),
         ),
@@ -379,7 +419,8 @@ def builtin_types() -> list[ResourceType]:
             short_names=("svc",),
             categories=("all",),
             has_status=True,
-            name_rule=NameRule.DNS1035,
+            # Service names are DNS-1123 labels since Kubernetes 1.34 (RelaxedServiceNameValidation).
+            name_rule=NameRule.LABEL,
             merge_keys={**_COMMON_MERGE_KEYS, "spec.ports": "port"},
             schema=_root("Service is a named abstraction of software service.", **spec_status),
         ),

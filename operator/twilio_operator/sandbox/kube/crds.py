@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .errors import Cause, field_invalid, field_not_supported, field_required
+from .errors import Cause, field_forbidden, field_invalid, field_not_supported, field_required
 from .meta import NameRule, now_rfc3339
 from .resources import ResourceType, Strategy
 from .schema import pattern_compiles
@@ -126,11 +126,29 @@ def _validate_versions(spec: JsonObj) -> list[Cause]:
                     field_invalid(f"{schema_path}.type", schema.get("type"), "must be object at the root")
                 )
             causes.extend(_schema_problems(schema, schema_path))
+            causes.extend(_metadata_problems(schema, schema_path))
     if storage != 1:
         causes.append(
             field_invalid("spec.versions", storage, "must have exactly one version marked as storage version")
         )
     return causes
+
+
+def _metadata_problems(schema: dict[str, Any], path: str) -> list[Cause]:
+    """The API server owns metadata's schema: a CRD may give its type, and restrict name and generateName."""
+    metadata = (schema.get("properties") or {}).get("metadata")
+    if not isinstance(metadata, dict):
+        return []
+    named = set(metadata.get("properties") or {})
+    if set(metadata) - {"type", "properties"} or named - {"name", "generateName"}:
+        return [
+            field_forbidden(
+                f"{path}.properties[metadata]",
+                "must not specify anything other than name and generateName, but metadata is implicitly "
+                "specified",
+            )
+        ]
+    return []
 
 
 def _schema_problems(schema: Any, path: str) -> list[Cause]:

@@ -41,6 +41,9 @@ class Cause:
 class ApiError(Exception):
     """An error the API answers with a `Status` body instead of an object."""
 
+    # A path no API group serves: kube-apiserver's fallback handler answers in plain text, not a Status.
+    plain_text = False
+
     def __init__(
         self,
         code: int,
@@ -69,7 +72,8 @@ class ApiError(Exception):
         details: JsonObj = {}
         if self.name is not None:
             details["name"] = self.name
-        if self.group is not None:
+        # kube-apiserver leaves an empty group out (omitempty): the core group never shows as "".
+        if self.group:
             details["group"] = self.group
         if self.kind is not None:
             details["kind"] = self.kind
@@ -91,6 +95,12 @@ class ApiError(Exception):
         if details:
             body["details"] = details
         return body
+
+
+def no_page() -> ApiError:
+    error = ApiError(404, "404 page not found")
+    error.plain_text = True
+    return error
 
 
 def bad_request(message: str) -> ApiError:

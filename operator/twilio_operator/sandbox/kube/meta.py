@@ -24,7 +24,6 @@ MAX_ANNOTATIONS_BYTES = 262144
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
@@ -55,7 +54,6 @@ STANDARD_METADATA_FIELDS = frozenset(
 class NameRule(Enum):
     SUBDOMAIN = "subdomain"
     LABEL = "label"
-    DNS1035 = "dns1035"
 
 
 def now_rfc3339() -> str:
@@ -82,15 +80,6 @@ def name_errors(name: str, rule: NameRule) -> list[str]:
             return [
                 "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
                 "and must start and end with an alphanumeric character"
-            ]
-        return []
-    if rule is NameRule.DNS1035:
-        if len(name) > 63:
-            return ["must be no more than 63 characters"]
-        if not _DNS1035_LABEL.match(name):
-            return [
-                "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
-                "start with an alphabetic character, and end with an alphanumeric character"
             ]
         return []
     if len(name) > 253:
@@ -151,7 +140,8 @@ def validate_metadata(
                     causes.append(field_type_invalid(f"metadata.labels[{key}]", value, "must be a string"))
                 else:
                     for problem in label_value_errors(value):
-                        causes.append(field_invalid(f"metadata.labels[{key}]", value, problem))
+                        # kube-apiserver names the map, not the key, for a bad value too.
+                        causes.append(field_invalid("metadata.labels", value, problem))
     annotations = meta.get("annotations")
     if annotations is not None:
         if not isinstance(annotations, dict):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .jsonutil import clone, json_equal
@@ -149,7 +149,8 @@ def json_patch(doc: Any, operations: Any) -> Any:
                 _remove(result, source)
             result = _add(result, parts, clone(value))
         else:
-            raise MalformedPatch(f"unknown JSON patch operation {op!r}")
+            # kube-apiserver decodes any operation name and rejects an unknown one when applying it: 422.
+            raise PatchError(f"unknown JSON patch operation {op!r}")
     return result
 
 
@@ -248,31 +249,51 @@ def _merge_keyed_list(
 ) -> list[Any]:
     if any(isinstance(item, dict) and item.get("$patch") == "replace" for item in patch):
         return [_strip(item) for item in patch if not (isinstance(item, dict) and "$patch" in item)]
-    result = list(current)
+
+    def key_of(item: Any) -> Any:
+        return item.get(merge_key) if isinstance(item, dict) else None
+
+    patched: list[Any] = []
     for item in patch:
         if not isinstance(item, dict) or merge_key not in item:
-            result.append(_strip(item))
+            patched.append(_strip(item))
             continue
-        position = next(
-            (
-                i
-                for i, existing in enumerate(result)
-                if isinstance(existing, dict) and existing.get(merge_key) == item[merge_key]
-            ),
-            None,
-        )
         if item.get("$patch") == "delete":
-            if position is not None:
-                result.pop(position)
             continue
-        if position is None:
-            result.append(_strip(item))
+        existing = next((c for c in current if key_of(c) == item[merge_key]), None)
+        merged = _strip(item) if existing is None else _smp_map(existing, item, keys, path)
+        if not isinstance(merged, _Delete):
+            patched.append(merged)
+    named = {item[merge_key] for item in patch if isinstance(item, dict) and merge_key in item}
+    server_only = [item for item in current if key_of(item) not in named]
+    return _merge_sorted(server_only, patched, [key_of(item) for item in current], key_of)
+
+
+def _merge_sorted(
+    server_only: list[Any], patched: list[Any], server_order: list[Any], key_of: Callable[[Any], Any]
+) -> list[Any]:
+    """kube's mergeSortedSlice: two lists interleaved by their items' places in the server's list; an item
+    the server did not have goes before the server-only one it is compared with."""
+
+    def place(item: Any) -> int:
+        key = key_of(item)
+        return server_order.index(key) if key is not None and key in server_order else -1
+
+    result: list[Any] = []
+    i = j = 0
+    while i < len(server_only) or j < len(patched):
+        if j >= len(patched):
+            result.append(server_only[i])
+            i += 1
+        elif i >= len(server_only):
+            result.append(patched[j])
+            j += 1
+        elif 0 <= place(server_only[i]) < place(patched[j]):
+            result.append(server_only[i])
+            i += 1
         else:
-            merged = _smp_map(result[position], item, keys, path)
-            if isinstance(merged, _Delete):
-                result.pop(position)
-            else:
-                result[position] = merged
+            result.append(patched[j])
+            j += 1
     return result
 
 

@@ -30,6 +30,10 @@ class GroupResource:
 class Strategy:
     """Per-kind hooks around the generic write path; the defaults do nothing."""
 
+    def decode(self, obj: JsonObj) -> None:
+        """Refuse (ApiError 400) what kube-apiserver could not even decode into its Go type."""
+        return None
+
     def prepare_create(self, obj: JsonObj) -> None:
         return None
 

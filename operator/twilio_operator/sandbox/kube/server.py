@@ -14,7 +14,16 @@ from aiohttp import web
 from . import discovery
 from .api import Api, DeleteOptions, Result, WriteOptions, field_value, parse_body
 from .control import BearerTokens, FaultInjector, RequestLog, RequestRecord, fault_error
-from .errors import ApiError, bad_request, expired, field_invalid, invalid, method_not_allowed
+from .errors import (
+    ApiError,
+    bad_request,
+    expired,
+    field_invalid,
+    field_not_supported,
+    invalid,
+    method_not_allowed,
+    no_page,
+)
 from .jsonutil import dumps
 from .openapi import OpenAPIDocuments
 from .resources import Registry, ResourceType
@@ -45,6 +54,8 @@ def json_response(body: Any, status: int = 200, warnings: list[str] | None = Non
 
 
 def error_response(error: ApiError) -> web.Response:
+    if error.plain_text:
+        return web.Response(status=error.code, text=error.message + "\n", content_type="text/plain")
     response = json_response(error.status(), error.code)
     if error.retry_after is not None:
         response.headers["Retry-After"] = str(error.retry_after)
@@ -182,15 +193,15 @@ class Server:
             if len(segments) == 2:
                 group = discovery.group(self.registry, segments[1])
                 if group is None:
-                    raise self._no_route()
+                    raise no_page()
                 return json_response(group)
             if len(segments) == 3:
                 listing = discovery.resource_list(self.registry, segments[1], segments[2])
                 if listing is None:
-                    raise self._no_route()
+                    raise no_page()
                 return json_response(listing)
             return await self._resource(request, segments[1], segments[2], segments[3:])
-        raise self._no_route()
+        raise no_page()
 
     @staticmethod
     def _no_route() -> ApiError:
@@ -226,6 +237,11 @@ class Server:
         else:
             plural, tail = rest[0], rest[1:]
         rt = self.registry.lookup(group, version, plural)
+        if rt is None and discovery.resource_list(self.registry, group, version) is None:
+            raise no_page()
+        if rt is not None and rt.custom and (len(tail) > 2 or (tail and rt.namespaced and namespace is None)):
+            # The CRD handler has no route for these: the fallback answers.
+            raise no_page()
         if rt is None or len(tail) > 2:
             raise self._no_route()
         if namespace is not None and not rt.namespaced:
@@ -283,6 +299,9 @@ class Server:
             if method == "DELETE":
                 options_delete = await _delete_options(request, params)
                 return json_response(self.api.delete_collection(rt, target.namespace, params, options_delete))
+            if method in ("PUT", "PATCH"):
+                # kube-apiserver routes these to a collection as writes of an unnamed object.
+                raise bad_request("name must be provided")
             raise method_not_allowed(f"{method} is not supported on a collection")
         name = target.name
         if method == "GET":
@@ -523,7 +542,10 @@ def _write_options(params: dict[str, str]) -> WriteOptions:
     raw = params.get("fieldValidation", "")
     validation = _FIELD_VALIDATION.get(raw.lower())
     if validation is None:
-        raise bad_request(f'fieldValidation must be one of "Ignore", "Warn" or "Strict", got {raw!r}')
+        supported = ["", "Ignore", "Strict", "Warn"]
+        raise invalid(
+            "CreateOptions", "meta.k8s.io", "", [field_not_supported("fieldValidation", raw, supported)]
+        )
     manager = params.get("fieldManager") or None
     if manager is not None and len(manager) > 128:
         raise invalid(
