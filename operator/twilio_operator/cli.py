@@ -1,4 +1,4 @@
-"""`twilio-operator run | sandbox | demo | crds | generate | version`."""
+"""`twilio-operator run | tree | sandbox | demo | crds | generate | version`."""
 
 from __future__ import annotations
 
@@ -166,6 +166,14 @@ def parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_cmd_run)
 
+    from .plugin import add_tree_arguments
+
+    add_tree_arguments(
+        commands.add_parser(
+            "tree", help="draw the account architecture from the live objects (also: kubectl twilio tree)"
+        )
+    )
+
     sandbox = commands.add_parser(
         "sandbox", help="run a Kubernetes API server and the Twilio emulator in the foreground"
     )
@@ -203,8 +211,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .tree import KubectlError
+
     args = parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except KubectlError as error:
+        print(f"twilio-operator: {error}", file=sys.stderr)
+        return 1
     return code
 
 

@@ -52,7 +52,20 @@ LAYERS: dict[str, set[str]] = {
     "kube": {"api", "clock", "metrics"},
     "reconcile": {"api", "clock", "settings", "metrics", "twilio", "kube"},
 }
-TOP = {"api", "clock", "settings", "metrics", "twilio", "kube", "reconcile", "handlers", "runner", "generate"}
+TOP = {
+    "api",
+    "clock",
+    "settings",
+    "metrics",
+    "twilio",
+    "kube",
+    "reconcile",
+    "handlers",
+    "runner",
+    "generate",
+    "tree",
+    "plugin",
+}
 
 
 def _imports(path: Path) -> set[str]:
