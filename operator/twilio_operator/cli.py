@@ -1,4 +1,4 @@
-"""`twilio-operator run | sandbox | demo | crds | version`."""
+"""`twilio-operator run | receiver | sandbox | demo | crds | version`."""
 
 from __future__ import annotations
 
@@ -115,6 +115,10 @@ def parser() -> argparse.ArgumentParser:
         help="address of the metrics endpoint (default: TWILIO_OPERATOR_METRICS_ADDRESS, 0.0.0.0)",
     )
     run.set_defaults(func=_cmd_run)
+
+    from .receiver.cli import add_parser as add_receiver_parser
+
+    add_receiver_parser(commands)
 
     sandbox = commands.add_parser("sandbox", help="run the Kubernetes and Twilio emulators in the foreground")
     sandbox.add_argument("--state-dir", help="write kubeconfig and twilio.env here")
