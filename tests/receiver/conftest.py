@@ -1,15 +1,18 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.receiver import fresh_database, postgres
+from tests.support.sandbox_fixtures import kubectl, namespace
 from twilio_operator.receiver.store import Store, open_store
 from twilio_operator.sandbox.postgres import PASSWORD, PostgresServer
+from twilio_operator.sandbox.processes import SandboxProcess
+from twilio_operator.sandbox.traffic import Traffic
 
-__all__ = ["postgres"]
+__all__ = ["kubectl", "namespace", "postgres"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -23,3 +26,16 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     await opened.start()
     yield opened
     await opened.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    process = SandboxProcess(tmp_path_factory.mktemp("sandbox"))
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def traffic(sandbox: SandboxProcess) -> Traffic:
+    return Traffic(sandbox.twilio_url, sandbox.env["TWILIO_ACCOUNT_SID"], sandbox.env["TWILIO_AUTH_TOKEN"])
