@@ -6,37 +6,18 @@ from __future__ import annotations
 import json
 import subprocess
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.support.receiver import sid, signed_form
 from twilio_operator.sandbox.kubectl import Kubectl
-from twilio_operator.sandbox.processes import BIN, SandboxProcess, wait_for
+from twilio_operator.sandbox.processes import BIN, wait_for
 from twilio_operator.sandbox.receiver import ReceiverProcess
 from twilio_operator.sandbox.traffic import Tenant, Traffic, credentials_secret
 
 HOST = "hooks.receiver-e2e.example.com"
 PUBLIC = f"https://{HOST}"
 FAST = {"message_time_scale": 0.05}
-
-
-@pytest.fixture
-def receiver(sandbox: SandboxProcess, namespace: str, tmp_path: Path) -> Iterator[ReceiverProcess]:
-    process = ReceiverProcess(
-        sandbox,
-        tmp_path / "logs",
-        namespace,
-        f"sqlite:///{tmp_path}/receiver.db",
-        # Repair quickly: a message non-terminal for a second is fetched from the emulator.
-        extra_env={"TWILIO_RECEIVER_REPAIR_AGE": "1", "TWILIO_RECEIVER_REPAIR_INTERVAL": "0.5"},
-    )
-    process.start()
-    process.wait_ready()
-    yield process
-    process.stop()
 
 
 def get(url: str) -> Any:
