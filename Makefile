@@ -38,8 +38,14 @@ format: venv
 crds: venv
 	$(BIN)/twilio-operator crds --write crds/
 
-test: lint
+test: lint promtool
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# promtool runs the alert rules' unit tests: built from the Prometheus Go module on first use (minutes) and
+# cached outside the tree by version (scripts/promtool.sh). Without Go the rules are only parsed.
+.PHONY: promtool
+promtool:
+	@scripts/promtool.sh >/dev/null || echo "promtool unavailable: the alert rules are only parsed" >&2
 
 unit: venv
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
