@@ -68,7 +68,7 @@ def test_page_shows_what_the_api_returns(
     for i in range(40):
         traffic.send(tenant, f"+1415555{2000 + i}")
     wait_for(traffic.settled, 30, what="messages settled")
-    truth = traffic.messages()["messages"]
+    truth = traffic.messages(tenant.account_sid)["messages"]
     failed = sum(1 for m in truth if m["final_status"] in ("failed", "undelivered"))
 
     def complete() -> bool:

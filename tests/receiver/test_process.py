@@ -34,8 +34,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> int:
         return error.code
 
 
-def stored_matches_truth(receiver: ReceiverProcess, traffic: Traffic) -> bool:
-    for message in traffic.messages()["messages"]:
+def stored_matches_truth(receiver: ReceiverProcess, traffic: Traffic, account_sid: str) -> bool:
+    for message in traffic.messages(account_sid)["messages"]:
         try:
             stored = get(f"{receiver.url}/api/messages/{message['sid']}")
         except urllib.error.HTTPError:
@@ -56,8 +56,13 @@ def test_callbacks_stored_and_lost_ones_repaired(
     wait_for(lambda: "twilio_receiver_credentials_accounts 1.0" in metrics(receiver), 10, what="credentials")
     sids = [traffic.send(tenant, f"+1415555{1000 + i}") for i in range(30)]
     wait_for(traffic.settled, 30, what="messages settled")
-    wait_for(lambda: stored_matches_truth(receiver, traffic), 30, interval=0.5, what="store equals truth")
-    truth = traffic.messages()["messages"]
+    wait_for(
+        lambda: stored_matches_truth(receiver, traffic, tenant.account_sid),
+        30,
+        interval=0.5,
+        what="store equals truth",
+    )
+    truth = traffic.messages(tenant.account_sid)["messages"]
     dropped = {m["sid"] for m in truth if any(cb["fault"] == "dropped" for cb in m["callbacks"])}
     final_dropped = {m["sid"] for m in truth if m["callbacks"] and m["callbacks"][-1]["fault"] == "dropped"}
     assert dropped and final_dropped, "the seeded run should lose some callbacks, final ones too"

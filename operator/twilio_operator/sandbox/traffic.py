@@ -67,10 +67,23 @@ class Traffic:
         return Tenant(account["sid"], account["auth_token"], service["sid"], number)
 
     def send(self, tenant: Tenant, to: str, body: str = "Your code is 123456") -> str:
+        return self.send_as(
+            tenant.account_sid, (tenant.account_sid, tenant.auth_token), tenant.service_sid, to, body
+        )
+
+    def send_as(
+        self,
+        account_sid: str,
+        creds: tuple[str, str],
+        service_sid: str,
+        to: str,
+        body: str = "Your code is 123456",
+    ) -> str:
+        """Send through a Messaging Service with any credentials of the account (auth token or API key)."""
         message = self._call(
-            f"/2010-04-01/Accounts/{tenant.account_sid}/Messages.json",
-            (tenant.account_sid, tenant.auth_token),
-            {"To": to, "MessagingServiceSid": tenant.service_sid, "Body": body},
+            f"/2010-04-01/Accounts/{account_sid}/Messages.json",
+            creds,
+            {"To": to, "MessagingServiceSid": service_sid, "Body": body},
         )
         sid: str = message["sid"]
         return sid
@@ -82,9 +95,12 @@ class Traffic:
     def configure(self, **settings: float) -> None:
         self.control.call("POST", "config", settings)
 
-    def messages(self) -> dict[str, Any]:
-        """Every message's truth and callbacks, and how many callbacks are still on their way."""
+    def messages(self, account_sid: str | None = None) -> dict[str, Any]:
+        """Every message's truth and callbacks (of one account, if given), and how many callbacks (of all
+        accounts) are still on their way."""
         result: dict[str, Any] = self.control.call("GET", "messages")
+        if account_sid is not None:
+            result["messages"] = [m for m in result["messages"] if m["account_sid"] == account_sid]
         return result
 
     def settled(self) -> bool:

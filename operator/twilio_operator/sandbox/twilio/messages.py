@@ -84,14 +84,14 @@ def timeline(rng: random.Random, *, via_service: bool, has_sender: bool, scale: 
         return steps
     roll = rng.random()
     at += rng.uniform(0.05, 0.3)
-    if roll < 0.04:
+    if roll < 0.05:
         steps.append(Step(at * scale, "failed", rng.choice(FAILED_CODES)))
         return steps
     steps.append(Step(at * scale, "sending"))
     at += rng.uniform(0.1, 0.6)
     steps.append(Step(at * scale, "sent"))
     at += rng.uniform(0.5, 4.0)
-    if roll < 0.12:
+    if roll < 0.13:
         steps.append(Step(at * scale, "undelivered", rng.choice(UNDELIVERED_CODES)))
     else:
         steps.append(Step(at * scale, "delivered"))

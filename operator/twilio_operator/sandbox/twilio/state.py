@@ -188,7 +188,7 @@ class TwilioState:
         self._number_by_e164: dict[str, str] = {}
         self._short_code_by_digits: dict[str, str] = {}
         self.messages: dict[str, SentMessage] = {}
-        self._message_rng = random.Random(seed ^ 0x5E17)
+        self._message_rng = random.Random(seed ^ 0x5E13)
         # Set by the emulator: plans a new message's status callbacks (asynchronous, so not done here).
         self.on_message: Callable[[SentMessage, str | None, str], None] | None = None
         self.message_time_scale = 1.0
