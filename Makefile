@@ -12,7 +12,7 @@ SIZE ?= 50
 help:
 	@echo "make demo   - run the operator end to end on the embedded sandbox"
 	@echo "make test   - lint and run the whole test suite"
-	@echo "make bench  - benchmarks (figures printed, never pass/fail)"
+	@echo "make bench  - benchmarks (figures printed, never pass/fail); make bench-receiver for the receiver's"
 	@echo "make smoke  - check the operator installed in the current kube context end to end, with kubectl only"
 
 $(STAMP): pyproject.toml
@@ -63,6 +63,12 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/emulator_latency.py
 	$(BIN)/python bench/scale.py --size $(SIZE)
+
+# The receiver's throughput to SQLite and to a real PostgreSQL (Debian's server, started by the script), 60 s
+# each, against a bare aiohttp handler in the same run; writes bench/receiver.json.
+.PHONY: bench-receiver
+bench-receiver: $(BENCH_STAMP)
+	$(BIN)/python bench/receiver.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -34,7 +35,7 @@ from .parse import (
     status_event,
     stream_event,
 )
-from .store.base import Store, StoreUnavailable
+from .store.base import Store, StoredEvent, StoreUnavailable
 from .store.model import Event
 from .summary import iso, summary
 
@@ -137,7 +138,7 @@ class Receiver:
         if not signature.valid(self._token(account), url, params, sent):
             raise Rejected(403, BAD_SIGNATURE, f"signature does not match for account {account} at {url}")
         try:
-            return [status_event(params, time.time())]
+            return [status_event(params, body, time.time())]
         except Malformed as error:
             raise Rejected(400, MALFORMED, str(error)) from error
 
@@ -195,8 +196,10 @@ class Receiver:
             )
             return web.Response(status=rejected.status, text=f"{rejected.reason}\n")
         stored = len(result.stored)
-        self.metrics.callbacks.labels(endpoint, "stored").inc(stored)
-        self.metrics.callbacks.labels(endpoint, "duplicate").inc(len(events) - stored)
+        if stored:
+            self.metrics.stored[endpoint].inc(stored)
+        if stored < len(events):
+            self.metrics.duplicates[endpoint].inc(len(events) - stored)
         # Twilio needs no body; an empty TwiML-free 204 would do too, but 200 is what its docs show.
         return web.Response(status=200)
 
@@ -220,7 +223,7 @@ class Receiver:
                     {
                         **asdict(event),
                         "receivedAt": iso(event.received_at),
-                        "payload": _payload(event.payload),
+                        "payload": _payload(event),
                     }
                     for event in events
                 ],
@@ -265,12 +268,11 @@ def _first(value: str | None) -> str | None:
     return value.split(",", 1)[0].strip() or None if value else None
 
 
-def _payload(text: str) -> Any:
-    """A stored payload for the API: a callback's form fields as an object, a CloudEvent as it came."""
+def _payload(event: StoredEvent) -> Any:
+    """A stored payload for the API: a callback's form fields as an object, JSON (CloudEvents) as it came."""
+    if event.source == "callback":
+        return dict(urllib.parse.parse_qsl(event.payload, keep_blank_values=True))
     try:
-        data = json.loads(text)
+        return json.loads(event.payload)
     except ValueError:
-        return text
-    if isinstance(data, list) and all(isinstance(pair, list) and len(pair) == 2 for pair in data):
-        return dict(data)
-    return data
+        return event.payload

@@ -1,9 +1,10 @@
 """Group commit: callbacks wait together for one transaction, so throughput is not one fsync per request.
 
-A request hands its events to the committer and waits for their commit; it answers 2xx only after it. The
-committer takes everything that queued up while the previous transaction ran (at most ``max_batch``
+A request hands its events to the committer and waits for their commit; it answers 2xx only after it. A
+committer worker takes everything that queued up while the previous transaction ran (at most ``max_batch``
 events) into the next one, so under light load a callback is committed alone at once, and under heavy load
-hundreds share a commit, with no timer in between.
+hundreds share a commit, with no timer in between. PostgreSQL takes a few commits at once
+(``Store.parallel_commits``), so a batch need not wait for the round trips of the one before.
 """
 
 from __future__ import annotations
@@ -38,14 +39,18 @@ class Committer:
         self.max_batch = max_batch
         self._on_commit = on_commit
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="committer")
+        # With a store that takes several commits at once, the next batch need not wait for the last.
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"committer-{index}")
+            for index in range(self.store.parallel_commits)
+        ]
 
     async def stop(self) -> None:
-        await cancel(self._task)
-        self._task = None
+        await cancel(*self._tasks)
+        self._tasks = []
         while not self._queue.empty():
             pending = self._queue.get_nowait()
             if not pending.done.done():
@@ -55,7 +60,8 @@ class Committer:
         """Commit these events (all or none) with whatever else waits; raises StoreUnavailable."""
         done: asyncio.Future[CommitResult] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(events, done))
-        return await asyncio.shield(done)
+        # aiohttp does not cancel a handler whose client went away, so the wait needs no shield.
+        return await done
 
     async def _run(self) -> None:
         while True:

@@ -95,11 +95,13 @@ class ReceiverMetrics:
             f"{PREFIX}_credentials_accounts", "Accounts whose auth token the receiver holds.", registry=r
         )
         self._codes: set[str] = set()
+        # Labelled children looked up once: .labels() takes a lock and builds a key on every call, and these
+        # two are touched on every request.
+        self.stored = {endpoint: self.callbacks.labels(endpoint, "stored") for endpoint in ENDPOINTS}
+        self.duplicates = {endpoint: self.callbacks.labels(endpoint, "duplicate") for endpoint in ENDPOINTS}
         for endpoint in ENDPOINTS:
             for reason in REJECT_REASONS:
                 self.rejected.labels(endpoint, reason)
-            for result in ("stored", "duplicate"):
-                self.callbacks.labels(endpoint, result)
 
     def error_label(self, code: int) -> str:
         text = str(code)

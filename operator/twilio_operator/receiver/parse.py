@@ -55,8 +55,8 @@ def _optional_sid(value: object, pattern: re.Pattern[str], name: str) -> str | N
     return value
 
 
-def status_event(params: Sequence[tuple[str, str]], received_at: float) -> Event:
-    """A message status callback (form fields as Twilio posts them)."""
+def status_event(params: Sequence[tuple[str, str]], body: bytes, received_at: float) -> Event:
+    """A message status callback: its form fields as parsed, and the body they came in (kept as it is)."""
     fields = dict(params)
     if any(len(value) > MAX_FIELD for _, value in params):
         raise Malformed("a field is too long")
@@ -67,8 +67,8 @@ def status_event(params: Sequence[tuple[str, str]], received_at: float) -> Event
         raise Malformed("AccountSid and MessageSid are required")
     if not STATUS.match(status):
         raise Malformed("MessageStatus is missing or not a status")
-    # Every signed parameter is kept, in the order received; the key makes Twilio's duplicates one event.
-    payload = json.dumps(params, separators=(",", ":"))
+    # Every signed parameter is kept, in the body as received; the key makes Twilio's duplicates one event.
+    payload = body.decode("utf-8")
     canonical = "&".join(f"{k}={v}" for k, v in sorted(params))
     return Event(
         dedupe_key="cb:" + hashlib.sha256(canonical.encode()).hexdigest(),

@@ -10,9 +10,9 @@ from ..statuses import TERMINAL_RANK
 from .model import MESSAGE_COLUMNS, CommitResult, Event, Message, message_from_row
 
 SELECT_MESSAGES = f"SELECT {MESSAGE_COLUMNS} FROM messages"
-UPSERT_MESSAGE = f"""INSERT INTO messages AS m ({MESSAGE_COLUMNS})
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (sid) DO UPDATE SET
+# What an upsert of a message does when the message exists: the caller merged the row (model.merge_batch)
+# under a lock, so it mostly overwrites; the guard on the rank keeps a concurrent writer's further status.
+ON_MESSAGE_CONFLICT = """ON CONFLICT (sid) DO UPDATE SET
   messaging_service_sid = excluded.messaging_service_sid,
   from_number = excluded.from_number,
   to_number = excluded.to_number,
@@ -26,9 +26,13 @@ ON CONFLICT (sid) DO UPDATE SET
   status_rank = CASE WHEN excluded.status_rank >= m.status_rank
     THEN excluded.status_rank ELSE m.status_rank END
 """
+UPSERT_MESSAGE = (
+    f"INSERT INTO messages AS m ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)\n"
+    + ON_MESSAGE_CONFLICT
+)
 EVENTS_OF = (
     "SELECT source, type, status, error_code, received_at, payload FROM events WHERE message_sid = ? "
-    "ORDER BY received_at, id"
+    "ORDER BY received_at, dedupe_key"
 )
 PENDING = (
     f"{SELECT_MESSAGES} WHERE status_rank < {TERMINAL_RANK} AND updated_at < ? "
@@ -79,6 +83,8 @@ class Store(abc.ABC):
     """An asynchronous store. ``commit`` is all or nothing: after it returns, every event is durable."""
 
     kind: str
+    # How many group commits may run at once (SQLite has one writer).
+    parallel_commits: int = 1
 
     @abc.abstractmethod
     async def start(self) -> None:

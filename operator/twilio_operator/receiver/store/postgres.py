@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from .base import UPSERT_MESSAGE, Store, StoreUnavailable
+from .base import ON_MESSAGE_CONFLICT, Store, StoreUnavailable
 from .model import MESSAGE_COLUMNS, CommitResult, Event, Message, event_row, merge_batch, message_from_row
 from .schema import MIGRATIONS
 
@@ -21,6 +21,11 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                      $8::float8[], $9::text[])
 ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING dedupe_key"""
+# All changed messages in one statement too (merge_batch leaves one row per message, so no row is hit twice).
+UPSERT_MESSAGES = f"""INSERT INTO messages AS m ({MESSAGE_COLUMNS})
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
+                     $8::int[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::int[])
+{ON_MESSAGE_CONFLICT}"""
 # Locked in sid order, so two receivers committing overlapping batches cannot deadlock.
 LOCK_MESSAGES = f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE sid = ANY($1::text[]) ORDER BY sid FOR UPDATE"
 # Any other receiver migrating at the same moment waits for this one.
@@ -42,12 +47,13 @@ def numbered(query: str) -> str:
 class PostgresStore(Store):
     kind = "postgresql"
 
-    def __init__(self, url: str, password: str | None = None, pool_size: int = 4) -> None:
+    # Group commits in flight at once: while one waits for PostgreSQL, the next batch is already on its way.
+    parallel_commits = 3
+
+    def __init__(self, url: str, password: str | None = None) -> None:
         self.url = url
         self._password = password
-        self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
-        self._upsert = numbered(UPSERT_MESSAGE)
 
     def _ready(self) -> asyncpg.Pool:
         if self._pool is None:
@@ -60,9 +66,12 @@ class PostgresStore(Store):
                 self.url,
                 password=self._password,
                 min_size=1,
-                max_size=self._pool_size,
+                # The commits, plus reads (the API, the page, the repair pass).
+                max_size=self.parallel_commits + 3,
                 timeout=10,
                 command_timeout=30,
+                # The receiver changes no session state, so a released connection needs no RESET round trip.
+                reset=_no_reset,
             )
             async with self._pool.acquire() as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
@@ -120,8 +129,12 @@ class PostgresStore(Store):
                 current[message.sid] = message
         changed, result.advances = merge_batch(current, new)
         if changed:
-            await conn.executemany(self._upsert, [m.row() for m in changed.values()])
+            await conn.execute(UPSERT_MESSAGES, *zip(*(m.row() for m in changed.values()), strict=True))
         return result
+
+
+async def _no_reset(conn: Any) -> None:
+    return None
 
 
 async def _migrate(conn: Any) -> None:
@@ -134,5 +147,5 @@ async def _migrate(conn: Any) -> None:
         if version in done:
             continue
         for statement in statements:
-            await conn.execute(statement.replace("{id}", "BIGSERIAL PRIMARY KEY"))
+            await conn.execute(statement)
         await conn.execute("INSERT INTO schema_migrations VALUES ($1, $2)", version, time.time())

@@ -152,5 +152,5 @@ def _migrate(db: sqlite3.Connection) -> None:
             if version in done:
                 continue
             for statement in statements:
-                db.execute(statement.replace("{id}", "INTEGER PRIMARY KEY AUTOINCREMENT"))
+                db.execute(statement)
             db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
