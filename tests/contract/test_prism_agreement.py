@@ -242,6 +242,13 @@ CASES = [
     ),
     Case("fetch-message", "api", "GET", "/2010-04-01/Accounts/{sub}/Messages/{sm}.json"),
     Case(
+        "list-messages",
+        "api",
+        "GET",
+        "/2010-04-01/Accounts/{sub}/Messages.json",
+        params={"PageSize": "50", "DateSent>": "2026-01-01T00:00:00Z", "To": "+14155550199"},
+    ),
+    Case(
         "fetch-message-bad-sid", "api", "GET", "/2010-04-01/Accounts/{sub}/Messages/SM1.json", both="reject"
     ),
     Case("no-credentials", "api", "GET", "/2010-04-01/Accounts.json", auth=False, both="reject"),

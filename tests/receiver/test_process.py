@@ -115,3 +115,32 @@ def test_rotated_and_new_tokens_work_without_restart(
     logs = receiver.all_logs()
     assert old not in logs and new not in logs
     assert "bad_signature" in logs and "unknown_account" in logs
+
+
+def test_messages_sent_while_the_receiver_was_down_are_caught_up(
+    receiver: ReceiverProcess, traffic: Traffic, kubectl: Kubectl, namespace: str
+) -> None:
+    traffic.configure(**FAST, callback_drop_rate=0.0, callback_duplicate_rate=0.0, callback_reorder_rate=0.0)
+    traffic.route(HOST, receiver.url)
+    tenant = traffic.tenant("outage", f"{PUBLIC}/twilio/status", "+14155550143")
+    kubectl.apply(credentials_secret("outage-twilio", namespace, "outage", tenant))
+    wait_for(lambda: "twilio_receiver_credentials_accounts 1.0" in metrics(receiver), 10, what="credentials")
+    before = [traffic.send(tenant, f"+1415555{1100 + i}") for i in range(3)]
+    wait_for(lambda: stored_matches_truth(receiver, traffic, tenant.account_sid), 20, what="first messages")
+    receiver.kill()
+    during = [traffic.send(tenant, f"+1415555{1200 + i}") for i in range(10)]
+    wait_for(traffic.settled, 30, what="messages settled while the receiver is down")
+    lost = [m for m in traffic.messages(tenant.account_sid)["messages"] if m["sid"] in during]
+    assert all(a != 200 for m in lost for cb in m["callbacks"] for a in cb["attempts"])  # every callback lost
+    receiver.start()
+    receiver.wait_ready()
+    # On start the receiver lists what Twilio sent since its last stored event.
+    wait_for(
+        lambda: stored_matches_truth(receiver, traffic, tenant.account_sid),
+        30,
+        interval=0.5,
+        what="caught up",
+    )
+    assert all(get(f"{receiver.url}/api/messages/{sid}")["repaired"] for sid in during)
+    assert not any(get(f"{receiver.url}/api/messages/{sid}")["repaired"] for sid in before)
+    assert 'result="discovered"' in metrics(receiver)

@@ -35,6 +35,7 @@ from .parse import (
     status_event,
     stream_event,
 )
+from .repair import Outages
 from .store.base import Store, StoredEvent, StoreUnavailable
 from .store.model import Event
 from .summary import iso, summary
@@ -63,7 +64,10 @@ class Receiver:
         *,
         public_url: str | None = None,
         max_body: int = 64 * 1024,
+        outages: Outages | None = None,
     ) -> None:
+        # Where a failed commit is noted, so the repair pass lists what Twilio sent meanwhile.
+        self.outages = outages or Outages()
         self.store = store
         self.committer = committer
         self.directory = directory
@@ -182,6 +186,7 @@ class Receiver:
                 result = await self.committer.submit(events)
             except StoreUnavailable as error:
                 self.metrics.db_up.set(0)
+                self.outages.note(time.time())
                 raise Rejected(503, UNAVAILABLE, "the database did not commit") from error
         except Rejected as rejected:
             self.metrics.rejected.labels(endpoint, rejected.reason).inc()

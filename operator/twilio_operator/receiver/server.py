@@ -11,6 +11,7 @@ import json
 import logging
 import signal
 import sys
+import time
 
 import kopf
 from aiohttp import web
@@ -20,7 +21,7 @@ from .committer import Committer
 from .directory import Directory
 from .kubewatch import WatchingKubeClient
 from .metrics import ReceiverMetrics
-from .repair import Repairer, RepairSettings
+from .repair import Outages, Repairer, RepairSettings
 from .settings import ReceiverConfigurationError, ReceiverSettings
 from .sources import NamespaceSources
 from .store import open_store
@@ -81,14 +82,34 @@ async def connect_store(store: Store, receiver: Receiver, metrics: ReceiverMetri
         return
 
 
+async def note_downtime(store: Store, sources: NamespaceSources, outages: Outages, limit: float) -> None:
+    """Callbacks sent while the receiver was down are lost: the repair pass catches up from the newest stored
+    event (no further back than ``limit``), once the credentials are known."""
+    last = await store.last_received()
+    if last is None or not limit:
+        return
+    try:
+        await asyncio.wait_for(sources.wait_synced(), 30)
+    except TimeoutError:
+        log.warning("the namespace's objects are not listed yet; catching up with what is known")
+    outages.note(max(last, time.time() - limit))
+
+
 async def serve(settings: ReceiverSettings) -> None:
     host, port = settings.host_port()
     store = open_store(settings.database, settings.database_password_value())
     directory = Directory()
     metrics = ReceiverMetrics(directory)
     committer = Committer(store, settings.commit_batch, on_commit=metrics.committed)
+    outages = Outages()
     receiver = Receiver(
-        store, committer, directory, metrics, public_url=settings.public_url, max_body=settings.max_body
+        store,
+        committer,
+        directory,
+        metrics,
+        public_url=settings.public_url,
+        max_body=settings.max_body,
+        outages=outages,
     )
     info = connection()
     if info is None:
@@ -122,6 +143,7 @@ async def serve(settings: ReceiverSettings) -> None:
             timeout=settings.request_timeout,
             api_base_url=settings.api_base_url,
         ),
+        outages,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -131,6 +153,7 @@ async def serve(settings: ReceiverSettings) -> None:
     try:
         await connect_store(store, receiver, metrics)
         committer.start()
+        await note_downtime(store, sources, outages, settings.catch_up_limit)
         tasks.append(asyncio.create_task(repairer.run(), name="repair"))
         await stop.wait()
     finally:

@@ -50,6 +50,11 @@ class ReceiverSettings(BaseSettings):
     repair_concurrency: int = Field(default=4, ge=1, description="Concurrent Twilio fetches per account.")
     repair_rate: float = Field(default=10.0, gt=0, description="Twilio fetches per second, all accounts.")
     repair_batch: int = Field(default=500, ge=1, description="Messages fetched per repair pass, at most.")
+    catch_up_limit: float = Field(
+        default=86400.0,
+        ge=0,
+        description="Seconds back, at most, that the catch-up after an outage lists messages (0: never).",
+    )
     commit_batch: int = Field(default=512, ge=1, description="Callbacks committed together, at most.")
     api_base_url: str | None = Field(
         default=None, description="Twilio API base URL for repair fetches (default https://api.twilio.com)."

@@ -206,3 +206,27 @@ async def test_message_level_callback_and_sending_errors(api: Api, collector: Co
     failed = await send(api, sub, empty)
     [*_, last] = await settled(api)
     assert (last["sid"], last["final_status"], last["final_error_code"]) == (failed["sid"], "failed", 21704)
+
+
+async def test_messages_listed_newest_first_in_pages(api: Api, collector: Collector) -> None:
+    await api.control("POST", "config", {"message_time_scale": FAST})
+    sub, service = await setup_service(api, f"{collector.url}/twilio/status")
+    sent = [(await send(api, sub, service))["sid"] for _ in range(5)]
+    await settled(api)
+    path = f"/2010-04-01/Accounts/{sub.username}/Messages.json"
+    listed: list[str] = []
+    answer = await api.call("GET", "api", path, sub, params={"PageSize": "2"})
+    while True:
+        assert answer.status == 200, answer.body
+        listed += [m["sid"] for m in answer.body["messages"]]
+        following = answer.body["next_page_uri"]
+        if not following:
+            break
+        answer = await api.call("GET", "api", following, sub)
+    assert listed == sent[::-1]
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    answer = await api.call(
+        "GET", "api", path, sub, params={"DateSent>": f"{today}T00:00:00Z", "To": "+14155550199"}
+    )
+    assert {m["sid"] for m in answer.body["messages"]} <= set(sent)
+    assert api.violations() == []

@@ -130,6 +130,24 @@ class Store(abc.ABC):
     async def pending_repairs(self, older_than: float, limit: int) -> list[Message]:
         return [message_from_row(row) for row in await self.fetch(PENDING, older_than, older_than, limit)]
 
+    async def ranks(self, sids: Sequence[str]) -> dict[str, int]:
+        """How far each of these messages has progressed, for those stored."""
+        found: dict[str, int] = {}
+        for start in range(0, len(sids), PAGE):
+            chunk = list(sids[start : start + PAGE])
+            marks = ", ".join("?" * len(chunk))
+            for sid, status_rank in await self.fetch(
+                f"SELECT sid, status_rank FROM messages WHERE sid IN ({marks})", *chunk
+            ):
+                found[str(sid)] = _int(status_rank)
+        return found
+
+    async def last_received(self) -> float | None:
+        """When the newest stored event arrived (None for an empty store)."""
+        rows = await self.fetch("SELECT MAX(received_at) FROM events")
+        value = rows[0][0]
+        return float(value) if isinstance(value, int | float) else None
+
     async def count_pending(self, older_than: float) -> int:
         rows = await self.fetch(COUNT_PENDING, older_than, older_than)
         return _int(rows[0][0])

@@ -32,6 +32,7 @@ KEY_OPERATIONS_2010 = frozenset({"ListKey", "CreateNewKey", "FetchKey", "UpdateK
 PERMISSIONS: Mapping[tuple[str, str], str] = {
     ("api", "CreateMessage"): "/twilio/messaging/messages/create",
     ("api", "FetchMessage"): "/twilio/messaging/messages/read",
+    ("api", "ListMessage"): "/twilio/messaging/messages/read",
     ("messaging", "CreateService"): "/twilio/messaging/services/create",
     ("messaging", "ListService"): "/twilio/messaging/services/read",
     ("messaging", "FetchService"): "/twilio/messaging/services/read",

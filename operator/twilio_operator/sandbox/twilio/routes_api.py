@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -306,6 +307,32 @@ def create_message(call: Call) -> Reply:
     return Reply(201, message_json(message))
 
 
+def list_messages(call: Call) -> Reply:
+    """The account's messages, newest first as Twilio lists them, filtered by To, From and DateSent."""
+    messages = [m for m in call.state.messages.values() if m.account_sid == call.account.sid]
+    if "To" in call.query:
+        messages = [m for m in messages if m.to == call.query["To"]]
+    if "From" in call.query:
+        messages = [m for m in messages if m.sender == call.query["From"]]
+    for name, keep in (("DateSent", operator.eq), ("DateSent<", operator.le), ("DateSent>", operator.ge)):
+        if name in call.query:
+            wanted = call.query[name][:10]
+            messages = [m for m in messages if (sent := m.sent_at()) is not None and keep(_day(sent), wanted)]
+    page = paginate(
+        messages,
+        lambda m: m.sid,
+        call.state.order_of,
+        page_request(call.query),
+        message_json,
+        newest_first=True,
+    )
+    return Reply(200, page_2010("messages", page, call.path, call.filters))
+
+
+def _day(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d")
+
+
 def fetch_message(call: Call) -> Reply:
     message = call.state.messages.get(call.path_params["Sid"])
     if message is None or message.account_sid != call.account.sid:
@@ -339,5 +366,6 @@ HANDLERS: dict[str, Handler] = {
     "ListShortCode": list_short_codes,
     "FetchShortCode": fetch_short_code,
     "CreateMessage": create_message,
+    "ListMessage": list_messages,
     "FetchMessage": fetch_message,
 }
