@@ -268,3 +268,13 @@ async def test_summary_counts_and_latency(setup: Setup) -> None:
     assert 'data-field="delivered" data-value="6"' in page
     text = await (await setup.client.get("/metrics")).text()
     assert "+1415" not in text and TOKEN not in text  # no phone numbers or tokens in any label
+
+
+async def test_before_the_secrets_are_read_unknown_accounts_get_503(setup: Setup) -> None:
+    setup.receiver.credentials_loaded = lambda: False
+    assert (await setup.client.get("/readyz")).status == 503
+    stranger = {**callback(sid("SM"), "sent"), "AccountSid": sid("AC")}
+    assert await post_status(setup, stranger) == 503  # Twilio retries; a 403 would lose it
+    assert await post_status(setup, callback(sid("SM"), "sent")) == 200  # known accounts go through
+    setup.receiver.credentials_loaded = lambda: True
+    assert await post_status(setup, stranger) == 403

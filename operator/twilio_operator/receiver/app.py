@@ -6,7 +6,7 @@ import json
 import logging
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -75,6 +75,9 @@ class Receiver:
         self.public_url = public_url
         self.max_body = max_body
         self.store_started = False
+        # Whether the credentials Secrets have been listed: before that, an unknown account may just not be
+        # read yet, so its callbacks get a 503 (Twilio retries) rather than a 403, and the pod is not ready.
+        self.credentials_loaded: Callable[[], bool] = lambda: True
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -117,6 +120,8 @@ class Receiver:
     def _token(self, account_sid: str) -> str:
         token = self.directory.token(account_sid)
         if token is None:
+            if not self.credentials_loaded():
+                raise Rejected(503, UNAVAILABLE, "the credentials Secrets are not read yet")
             raise Rejected(403, UNKNOWN_ACCOUNT, f"no credentials Secret for account {account_sid}")
         return token
 
@@ -165,6 +170,8 @@ class Receiver:
         accounts = event_accounts(items)
         tokens = [token for token in map(self.directory.token, accounts) if token]
         if not tokens:
+            if not self.credentials_loaded():
+                raise Rejected(503, UNAVAILABLE, "the credentials Secrets are not read yet")
             raise Rejected(403, UNKNOWN_ACCOUNT, "no credentials Secret for the events' accounts")
         if not any(signature.valid(token, url, (), sent) for token in tokens):
             raise Rejected(403, BAD_SIGNATURE, f"signature does not match at {url}")
@@ -260,6 +267,8 @@ class Receiver:
     async def readyz(self, request: web.Request) -> web.Response:
         if not self.store_started:
             return web.Response(status=503, text="database not connected\n")
+        if not self.credentials_loaded():
+            return web.Response(status=503, text="credentials Secrets not read yet\n")
         try:
             await self.store.ping()
         except StoreUnavailable:

@@ -128,6 +128,7 @@ async def serve(settings: ReceiverSettings) -> None:
 
     kube = WatchingKubeClient(info)
     sources = NamespaceSources(kube, namespace, directory)
+    receiver.credentials_loaded = sources.credentials_loaded
     sources.start()
     repairer = Repairer(
         store,

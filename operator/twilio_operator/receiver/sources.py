@@ -67,6 +67,9 @@ class NamespaceSources:
     def start(self) -> None:
         self._tasks = [asyncio.create_task(watch.run(), name=f"watch {watch.path}") for watch in self.watches]
 
+    def credentials_loaded(self) -> bool:
+        return self.watches[0].synced.is_set()
+
     async def wait_synced(self) -> None:
         await asyncio.gather(*(w.synced.wait() for w in self.watches))
 
