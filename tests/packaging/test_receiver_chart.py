@@ -14,6 +14,7 @@ from tests.packaging.charts import (
     Manifest,
     by_kind,
     load_values,
+    notes,
     one,
     render,
 )
@@ -204,3 +205,9 @@ def test_operator_network_policy_admits_only_metrics() -> None:
     assert rule["from"][0]["namespaceSelector"] == {"matchLabels": {"name": "monitoring"}}
     values["metrics"] = {"enabled": False}
     assert one(render(OPERATOR_CHART, values), "NetworkPolicy")["spec"]["ingress"] == []
+
+
+def test_notes_say_where_the_receiver_listens() -> None:
+    text = notes(ACCOUNT_CHART, load_values(ACCOUNT_CHART / "values-dev.yaml"), namespace="shop", name="shop")
+    assert "https://hooks.dev.shop.example.com/twilio/status" in text
+    assert "kubectl port-forward -n shop svc/shop-receiver 8080" in text
