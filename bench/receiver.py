@@ -40,7 +40,7 @@ from revision import revision
 from twilio_operator.receiver import signature
 from twilio_operator.sandbox.kubectl import Kubectl
 from twilio_operator.sandbox.postgres import PASSWORD, PostgresServer
-from twilio_operator.sandbox.processes import SandboxProcess, wait_for
+from twilio_operator.sandbox.processes import SandboxProcess, free_port, wait_for
 from twilio_operator.sandbox.receiver import ReceiverProcess
 from twilio_operator.sandbox.traffic import Tenant, credentials_secret
 
@@ -232,7 +232,7 @@ async def stored_keys(store: str, database: str) -> list[tuple[str, str]]:
 
 def floor(load: Load, seconds: float, concurrency: int) -> Result:
     with tempfile.TemporaryDirectory() as tmp:
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen([sys.executable, "-c", FLOOR_SERVER, str(port)], cwd=tmp)
         try:
             wait_for(lambda: _answers(f"http://127.0.0.1:{port}/twilio/status"), 30, what="floor server")
@@ -241,15 +241,6 @@ def floor(load: Load, seconds: float, concurrency: int) -> Result:
         finally:
             proc.terminate()
             proc.wait(10)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _answers(url: str) -> bool:

@@ -46,6 +46,8 @@ FORM = "application/x-www-form-urlencoded"
 
 
 class Rejected(Exception):
+    """The answer to a request that is not stored: its HTTP status and the reason label it is counted by."""
+
     def __init__(self, status: int, reason: str, detail: str) -> None:
         super().__init__(detail)
         self.status = status
@@ -53,7 +55,8 @@ class Rejected(Exception):
 
 
 class Receiver:
-    """One receiver: ``store`` may be reconnected under it; ``ready`` says whether the database answers."""
+    """The HTTP side of one receiver. ``store_started`` turns true once the database is connected and
+    migrated; until then callbacks get 503 (Twilio retries) and the pod is not ready."""
 
     def __init__(
         self,

@@ -11,10 +11,11 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
+
+from .processes import free_port
 
 USER = "receiver"
 PASSWORD = "receiver-test-password"  # a throwaway cluster on loopback; the tests check it never leaks
@@ -26,13 +27,6 @@ def postgres_bin() -> Path | None:
         Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name)
     )
     return found[-1].parent if found else None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class PostgresServer:

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .processes import BIN, SandboxProcess, wait_for
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from .processes import BIN, SandboxProcess, free_port, wait_for
 
 
 class ReceiverProcess:
@@ -37,7 +29,7 @@ class ReceiverProcess:
         self.namespace = namespace
         self.database = database
         self.extra_env = extra_env or {}
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.runs = 0
 
