@@ -1,4 +1,4 @@
--- Argo CD health check for the twilio.operator.dev kinds: TwilioSubaccount, ApiKey, MessagingService.
+-- Argo CD health check for every twilio.operator.dev kind (argocd-cm-patch.yaml lists one key per kind).
 --
 -- The operator reports two conditions, Ready and Synced, each with the generation it was set for.
 --   being deleted                                   Progressing  (the finalizer runs the deletion policy)
@@ -6,13 +6,15 @@
 --                                                   Progressing  (the operator has not acted on this spec)
 --   Synced=False ReconcilePaused                    Suspended    (the twilio.operator.dev/paused annotation)
 --   Synced=False SubaccountSuspended                Suspended    (a key or service of a Suspended subaccount)
---   Synced=False ReconcileError                     Progressing  (transient: Twilio 5xx/429, timeouts, and
---                                                                 waiting for the subaccount; retried)
+--   Synced=False ReconcileError                     Progressing  (transient: Twilio 5xx/429, timeouts; retried)
 --   Synced=False UnexpectedResponse                 Progressing  (an answer Twilio should not have given;
 --                                                                 nothing changed, retried)
+--   Synced=False WaitingForSubaccount               Progressing  (its subaccount exists but is not Ready yet)
+--   Synced=False SubaccountNotFound                 Progressing  (waiting for the subaccount to be created)
 --   Synced=False IngressNotFound                    Progressing  (waiting for the Ingress to be created)
 --   Synced=False, any other reason                  Degraded     (terminal: the spec, Twilio or a person must
---                                                                 change something; no retry will fix it)
+--                                                                 change something, e.g. CredentialsRejected,
+--                                                                 AdoptionNotAllowed, SubaccountClosed)
 --   Ready=True and Synced=True                      Healthy
 --   anything else (Ready=False Creating, ...)       Progressing
 -- Transient states must read Progressing, never Degraded: sync waves wait on Progressing, and a Degraded
@@ -20,7 +22,13 @@
 --
 -- Plain Lua 5.1 only (Argo CD runs gopher-lua); tests/packaging/test_argocd_health.py runs it in Lua 5.1.
 
-local TRANSIENT = { ReconcileError = true, IngressNotFound = true, UnexpectedResponse = true }
+local TRANSIENT = {
+  ReconcileError = true,
+  UnexpectedResponse = true,
+  IngressNotFound = true,
+  WaitingForSubaccount = true,
+  SubaccountNotFound = true,
+}
 local SUSPENDED = { ReconcilePaused = true, SubaccountSuspended = true }
 
 local hs = {}

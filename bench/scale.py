@@ -710,6 +710,89 @@ async def wait_until(check: Any, within: float, interval: float = 0.2) -> bool:
     return bool(check())
 
 
+async def apply_and_wait(
+    procs: Processes, observer: Observer, manifest: Path, expected: int, within: float
+) -> tuple[asyncio.subprocess.Process, bool]:
+    """`kubectl apply` the scenario, and wait until every object is Ready; True if they all were in time."""
+    t0 = time.time()
+    apply = await asyncio.create_subprocess_exec(
+        str(BIN / "kubectl"),
+        "--kubeconfig",
+        str(procs.kubeconfig),
+        "--cache-dir",
+        str(procs.workdir / "kubectl-cache"),
+        "apply",
+        "-f",
+        str(manifest),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    observer.extra_pids["kubectl"] = apply.pid
+    apply_wait = asyncio.create_task(apply.communicate())
+    last_report = 0.0
+    converged = False
+    while time.time() - t0 < within:
+        await asyncio.sleep(0.25)
+        if apply_wait.done() and apply.returncode not in (0, None):
+            raise RuntimeError(f"kubectl apply failed: {apply_wait.result()[1].decode()[-3000:]}")
+        if observer.count() >= expected and observer.ready() >= expected:
+            converged = True
+            break
+        if time.time() - last_report > 15:
+            last_report = time.time()
+            log(f"  {time.time() - t0:6.1f}s: {observer.count()} applied, {observer.ready()} Ready")
+        if procs.operator is not None and procs.operator.poll() is not None:
+            raise RuntimeError(f"the operator exited; see the logs in {procs.workdir}")
+    await apply_wait
+    return apply, converged
+
+
+async def kopf_floor(options: Options, manifest: Path, expected: int) -> dict[str, Any]:
+    """Time to all Ready of the least a kopf operator does (bench/kopf_floor.py: one status write per object)
+    on the same objects, in emulators of its own, in the same run."""
+    workdir = manifest.parent / "kopf-floor"
+    workdir.mkdir(parents=True, exist_ok=True)
+    procs = Processes(workdir, {})
+    try:
+        procs.start_emulators()
+        async with aiohttp.ClientSession(headers={"User-Agent": USER_AGENT}) as session:
+            since = await kube_next_seq(session, procs.kube_url)
+            env = {**os.environ, "KUBECONFIG": str(procs.kubeconfig)}
+            floor = procs._spawn(
+                "kopf-floor", [sys.executable, str(ROOT / "bench" / "kopf_floor.py")], env=env
+            )
+            procs.operator = floor
+            if not await wait_until(lambda: floor.poll() is None, 1.0) or not await watching_within(
+                session, procs.kube_url, since, 60
+            ):
+                raise RuntimeError(f"the kopf floor operator did not start watching; see {workdir}")
+            observer = Observer(session, procs)
+            observer.start()
+            await asyncio.sleep(1.0)
+            log(f"kopf floor: the same {expected} objects, one status write each")
+            t0 = time.time()
+            _, converged = await apply_and_wait(procs, observer, manifest, expected, options.timeout)
+            t_ready = time.time()
+            cpu = observer.cpu_seconds(f"operator:{floor.pid}", t0, t_ready)
+            await observer.stop()
+        log(f"kopf floor: all Ready after {t_ready - t0:.1f}s, {cpu:.1f} CPU-s")
+        return {
+            "kopf_floor_seconds": round(t_ready - t0, 2) if converged else None,
+            "kopf_floor_cpu_seconds_per_object": round(cpu / expected, 4),
+        }
+    finally:
+        procs.stop_all()
+
+
+async def watching_within(session: aiohttp.ClientSession, kube_url: str, since: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await operator_watching(session, kube_url, since):
+            return True
+        await asyncio.sleep(0.5)
+    return False
+
+
 async def operator_watching(session: aiohttp.ClientSession, kube_url: str, since: int) -> bool:
     """True once kopf has started watching the three kinds."""
     params = {"since": str(since), "user_agent_contains": "kopf"}
@@ -799,12 +882,7 @@ async def run(options: Options) -> dict[str, Any]:
                 log(f"Twilio emulator config: {await response.json()}")
             base_kube = await kube_next_seq(session, procs.kube_url)
             operator = procs.start_operator()
-            watching = False
-            deadline = time.monotonic() + 60
-            while not watching and time.monotonic() < deadline:
-                await asyncio.sleep(0.5)
-                watching = await operator_watching(session, procs.kube_url, base_kube)
-            if not watching:
+            if not await watching_within(session, procs.kube_url, base_kube, 60):
                 raise RuntimeError(f"the operator did not start watching; see {workdir}/operator-1.log")
             observer = Observer(session, procs)
             observer.start()
@@ -825,36 +903,10 @@ async def run(options: Options) -> dict[str, Any]:
             # -- create --------------------------------------------------------------------------
             log(f"applying {objects_expected} Twilio objects ({size} tenants) in one kubectl apply")
             t0 = time.time()
-            apply = await asyncio.create_subprocess_exec(
-                str(BIN / "kubectl"),
-                "--kubeconfig",
-                str(procs.kubeconfig),
-                "--cache-dir",
-                str(workdir / "kubectl-cache"),
-                "apply",
-                "-f",
-                str(manifest),
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE,
+            apply, converged = await apply_and_wait(
+                procs, observer, manifest, objects_expected, options.timeout
             )
-            observer.extra_pids["kubectl"] = apply.pid
-            apply_wait = asyncio.create_task(apply.communicate())
-            last_report = 0.0
-            converged = False
-            while time.time() - t0 < options.timeout:
-                await asyncio.sleep(0.25)
-                if apply_wait.done() and apply.returncode not in (0, None):
-                    raise RuntimeError(f"kubectl apply failed: {apply_wait.result()[1].decode()[-3000:]}")
-                if observer.count() >= objects_expected and observer.ready() >= objects_expected:
-                    converged = True
-                    break
-                if time.time() - last_report > 15:
-                    last_report = time.time()
-                    log(f"  {time.time() - t0:6.1f}s: {observer.count()} applied, {observer.ready()} Ready")
-                if operator.poll() is not None:
-                    raise RuntimeError(f"the operator exited; see {workdir}/operator-1.log")
             t_ready = time.time()
-            await apply_wait
             apply_seconds = (
                 max((s.added for s in observer.objects.values()), default=t0) - t0
                 if observer.objects
@@ -940,6 +992,9 @@ async def run(options: Options) -> dict[str, Any]:
                     ),
                     "cpu_seconds": round(observer.cpu_seconds(op_name, 0, t_ready), 2),
                     "cpu_seconds_create_phase": round(observer.cpu_seconds(op_name, t0, t_ready), 2),
+                    "operator_cpu_seconds_per_object": round(
+                        observer.cpu_seconds(op_name, t0, t_ready) / objects_expected, 4
+                    ),
                     "foreign_load_cores_create_phase": round(observer.foreign_cores(t0, t_ready), 2),
                     "kubectl_cpu_seconds": round(
                         observer.cpu_seconds(f"kubectl:{apply.pid}", t0, t_ready), 2
@@ -1089,6 +1144,10 @@ TABLE = (
     ("floor_simple_seconds", "floor (simple), s"),
     ("arrival_floor_seconds", "floor given apply, s"),
     ("ratio_to_floor", "ratio to floor"),
+    ("kopf_floor_seconds", "kopf floor (1 status write), s"),
+    ("ratio_to_kopf_floor", "ratio to kopf floor"),
+    ("operator_cpu_seconds_per_object", "operator CPU-s per object"),
+    ("kopf_floor_cpu_seconds_per_object", "kopf floor CPU-s per object"),
     ("twilio_calls_total", "Twilio calls"),
     ("twilio_min_calls_total", "Twilio minimum calls"),
     ("twilio_writes", "Twilio writes"),
@@ -1201,6 +1260,12 @@ def main() -> None:
         skip_phases=arguments.create_only,
     )
     result = asyncio.run(run(options))
+    # Once the operator's emulators are gone, so the floor has the machine to itself as the operator had.
+    result.update(
+        asyncio.run(kopf_floor(options, Path(result["workdir"]) / "scenario.yaml", result["objects"]))
+    )
+    if result.get("converge_seconds") and result.get("kopf_floor_seconds"):
+        result["ratio_to_kopf_floor"] = round(result["converge_seconds"] / result["kopf_floor_seconds"], 2)
     runs = save(options.output, result)
     print_table(runs)
     print(f"\nwritten to {options.output}")

@@ -1,4 +1,4 @@
-"""`twilio-operator run | receiver | sandbox | demo | crds | version`."""
+"""`twilio-operator run | receiver | sandbox | demo | crds | generate | version`."""
 
 from __future__ import annotations
 
@@ -15,14 +15,24 @@ def _cmd_version(_: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_crds(args: argparse.Namespace) -> int:
-    from .api.crd import all_crds, render, write_crds
+def _cmd_crds(_: argparse.Namespace) -> int:
+    from .api.crd import all_crds, render
 
-    if args.write:
-        for path in write_crds(Path(args.write)):
-            print(path)
-    else:
-        sys.stdout.write("---\n".join(render(crd) for crd in all_crds()))
+    sys.stdout.write("---\n".join(render(crd) for crd in all_crds()))
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from .generate import stale, write
+
+    root = Path(args.root)
+    if args.check:
+        old = stale(root)
+        for path in old:
+            print(f"stale: {path} (run `make generate`)", file=sys.stderr)
+        return 1 if old else 0
+    for path in write(root):
+        print(path)
     return 0
 
 
@@ -40,16 +50,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides["metrics_port"] = args.metrics_port
     if args.metrics_address is not None:
         overrides["metrics_address"] = args.metrics_address
+    from .runner import cluster_credentials, run
+
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
         settings.credentials()
+        cluster_credentials()
     except ValidationError as error:
         print(f"twilio-operator: {describe(error)}", file=sys.stderr)
         return 2
     except ConfigurationError as error:
         print(f"twilio-operator: {error}", file=sys.stderr)
         return 2
-    from .runner import run
 
     try:
         return run(
@@ -88,11 +100,34 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return demo_main(examples=Path(args.examples), timeout=float(args.timeout))
 
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="twilio-operator", description=__doc__)
-    commands = root.add_subparsers(dest="command", required=True)
+DESCRIPTION = """\
+A Kubernetes operator for Twilio messaging accounts: TwilioSubaccount, ApiKey and MessagingService objects
+become Twilio subaccounts, API keys (their secret in a Secret) and Messaging Services.
+"""
 
-    run = commands.add_parser("run", help="run the operator")
+RUN_EPILOG = """\
+environment:
+  KUBECONFIG                        the cluster (in a pod: its service account)
+  TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
+                                    the parent account's credentials (or *_FILE: files re-read when changed)
+  TWILIO_API_BASE_URL               send Twilio requests to this base URL (an emulator)
+  TWILIO_OPERATOR_*                 tuning: drift interval, pacing, logging, adoption namespaces, ... (the
+                                    README's Configuration table lists every one)
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="twilio-operator", description=DESCRIPTION)
+    root.add_argument("--version", action="version", version=f"twilio-operator {__version__}")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="run the operator",
+        description="Run the operator against the current cluster and Twilio account.",
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument(
         "--namespace", "-n", action="append", help="watch this namespace (repeatable); default all"
     )
@@ -131,9 +166,16 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for Ready")
     demo.set_defaults(func=_cmd_demo)
 
-    crds = commands.add_parser("crds", help="print the CustomResourceDefinitions, or write them")
-    crds.add_argument("--write", metavar="DIR", help="write one file per CRD into DIR")
+    crds = commands.add_parser("crds", help="print the CustomResourceDefinitions")
     crds.set_defaults(func=_cmd_crds)
+
+    generate = commands.add_parser(
+        "generate",
+        help="write the files derived from the kinds: CRDs, the chart's RBAC, Argo CD health checks",
+    )
+    generate.add_argument("--root", default=".", help="the repository's top directory (default: .)")
+    generate.add_argument("--check", action="store_true", help="only say which files are stale (exit 1)")
+    generate.set_defaults(func=_cmd_generate)
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(func=_cmd_version)

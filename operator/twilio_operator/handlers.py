@@ -1,210 +1,286 @@
-"""kopf wiring only: which events of which resources call into reconcile/."""
+"""kopf wiring only: the kinds in the registry, the objects they follow and the Secrets they own.
+
+For every resource kopf watches there is one index handler (what the operator knows of its objects, filled by
+kopf before any other handler runs: reconcile/indexes.py) and one event handler (it wakes whatever depends on
+a change). For every kind there are the change handlers that run a reconcile pass and the deletion handler.
+Nothing here names a kind: reconcile/registry.py does.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
+from pydantic import ValidationError
 
-from . import GROUP, VERSION, metrics
-from .api.kinds import API_KEY, MESSAGING_SERVICE, SUBACCOUNT, Kind
-from .kube.client import KubeClient
-from .kube.ingress import IngressDirectory
+from . import API_VERSION, metrics
+from .kube.client import Credentials, KubeClient
+from .kube.peering import PeeringConfig, PeeringGate
+from .kube.secrets import MANAGED_BY, OPERATOR, secret_path
 from .reconcile import conditions as c
-from .reconcile.apikey import ApiKeyKind
+from .reconcile.entry import KindEntry, Services
 from .reconcile.handled import HandledRecord
+from .reconcile.indexes import Claim, ClaimKey, Claims, Followed, NameKey, Referrer, RefKey, referrers
 from .reconcile.managed import Reconciler
-from .reconcile.messagingservice import MessagingServiceKind, ingress_names
-from .reconcile.model import CREATE_PENDING, EXTERNAL_NAME, ManagedKind, Resource
-from .reconcile.references import ClaimRegistry, SubaccountDirectory
+from .reconcile.model import CREATE_PENDING, EXTERNAL_NAME
+from .reconcile.registry import REGISTRY, followed
 from .reconcile.scheduler import DriftScheduler
-from .reconcile.subaccount import SubaccountKind
 from .settings import Settings
 from .twilio.gateway import TwilioGateway
+
+OWNED_SECRETS = f"{MANAGED_BY}={OPERATOR}"
+
+
+def index_id(plural: str, group: str) -> str:
+    return f"index.{plural}.{group or 'core'}"
 
 
 @dataclass
 class Runtime:
-    """What handlers share; built at operator start, inside the running loop."""
+    """What handlers share; built when the operator starts, kept in kopf's memo."""
 
-    gateway: TwilioGateway
-    kube: KubeClient
-    plugs: dict[str, tuple[ManagedKind[Any], Reconciler]]
+    services: Services
+    reconcilers: dict[str, Reconciler[Any, Any, Any]]
     schedulers: dict[str, DriftScheduler]
+    gate: PeeringGate
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    started: bool = False
+    # The last view of every followed object, to tell a change that matters from one that does not.
+    views: dict[tuple[str, str, str], Hashable] = field(default_factory=dict)
+
+    def kick(self, uids: Iterable[str]) -> None:
+        """A pass now for each of these objects, whatever their kind."""
+        for uid in uids:
+            for scheduler in self.schedulers.values():
+                scheduler.kick(uid)
+
+    def start(self) -> None:
+        """Start the drift timers. Called from inside a watch handler, whose context carries kopf's event
+        queue, so drift passes post Events the way handlers do."""
+        if self.started:
+            return
+        self.started = True
+        self.gate.start()
+        self.tasks.add(asyncio.create_task(self._follow_credentials()))
+        for scheduler in self.schedulers.values():
+            task = asyncio.create_task(scheduler.run())
+            self.tasks.add(task)
+
+    async def _follow_credentials(self) -> None:
+        """While Twilio refuses the operator's credentials, look at them every two seconds: the objects that
+        wait on them get a pass as soon as they change (a rotated Secret is a mounted file that changes)."""
+        http = self.services.gateway.http
+        while True:
+            await asyncio.sleep(2.0)
+            if http.rejected is None or self.services.settings.credentials() == http.rejected:
+                continue
+            http.rejected = None
+
+            def waiting(body: kopf.Body) -> bool:
+                return (c.get(dict(body.get("status") or {}), c.SYNCED) or {}).get(
+                    "reason"
+                ) == c.CREDENTIALS_REJECTED
+
+            for scheduler in self.schedulers.values():
+                scheduler.kick_where(waiting)
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for scheduler in self.schedulers.values():
+            await scheduler.stop()
+        await self.gate.stop()
+        await self.services.gateway.close()
+        await self.services.kube.close()
+
+    def followed_changed(self, target: Followed[Any], event: kopf.RawEvent) -> None:
+        """Wake the objects that refer to a followed object when what is known of it changed."""
+        meta = event["object"].get("metadata") or {}
+        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+        key = (target.plural, namespace, name)
+        missing = object()
+        before = self.views.get(key, missing)
+        now = None if event["type"] == "DELETED" else target.view(event["object"])
+        if now is None:
+            self.views.pop(key, None)
+        else:
+            self.views[key] = now
+        # The initial listing (type None) changes nothing anyone waits for: every object gets its own pass.
+        if event["type"] is None or before == now:
+            return
+        self.services.directory(target).changed(namespace, name)
+        self.kick(r.uid for r in referrers(self.services.kind_indexes, target.plural, namespace, name))
 
 
-class State:
-    """The login kopf performed and the runtime built from it."""
-
-    def __init__(self) -> None:
-        self.connection: kopf.ConnectionInfo | None = None
-        self.runtime: Runtime | None = None
-        self.directory = SubaccountDirectory()
-        self.ingresses = IngressDirectory()
-        self.claims = ClaimRegistry()
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.started: set[DriftScheduler] = set()
-
-    def plug(self, kind: Kind) -> tuple[ManagedKind[Any], Reconciler]:
-        if self.runtime is None:
-            raise kopf.TemporaryError("the operator is still starting", delay=1)
-        return self.runtime.plugs[kind.plural]
+def login(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo | None:
+    """The credentials of a pod's service account, else of the kubeconfig (what kopf's own helpers read)."""
+    return kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(settings=settings)
 
 
-# Handlers that run for every watch event and only update in-memory indexes.
-TRACKER = "track"
-WATCHERS = frozenset({TRACKER, "subaccount-index", "ingress-index"})
+def register(
+    registry: kopf.OperatorRegistry,
+    settings: Settings,
+    handled: HandledRecord,
+    peering: PeeringConfig | None = None,
+) -> frozenset[str]:
+    """Register every handler; returns the ids of those that run for every watch event (whose success
+    lines say nothing)."""
+    credentials = Credentials()
+    targets = followed()
+    kind_ids = [index_id(e.kind.plural, e.kind.group) for e in REGISTRY]
 
-
-def register(registry: kopf.OperatorRegistry, settings: Settings, handled: HandledRecord) -> None:
-    state = State()
-
-    @kopf.on.login(registry=registry)
-    async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    @kopf.on.login(id="login", registry=registry)
+    async def logged_in(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
+        info = login(settings)
         if info is None:
             raise kopf.PermanentError("no Kubernetes credentials: set KUBECONFIG or run in a cluster")
-        state.connection = info
-        if state.runtime is None:
-            # kopf logs in before anything else runs; our own API client uses the same credentials.
-            build_runtime(info)
+        # Our own client follows kopf's logins (kopf logs in again when the API server refuses it).
+        credentials.update(info, functools.partial(login, settings))
         return info
 
-    def build_runtime(info: kopf.ConnectionInfo) -> None:
-        gateway = TwilioGateway(settings)
-        kube = KubeClient(info)
-
-        def reconciler(kind: Kind) -> Reconciler:
-            return Reconciler(
-                settings, kube, kind.api_version, kind.plural, state.claims, kind=kind.kind, handled=handled
-            )
-
-        plugs: dict[str, tuple[ManagedKind[Any], Reconciler]] = {
-            SUBACCOUNT.plural: (SubaccountKind(gateway, kube), reconciler(SUBACCOUNT)),
-            API_KEY.plural: (ApiKeyKind(gateway, kube, settings, state.directory), reconciler(API_KEY)),
-            MESSAGING_SERVICE.plural: (
-                MessagingServiceKind(gateway, settings, state.directory, state.ingresses),
-                reconciler(MESSAGING_SERVICE),
-            ),
-        }
+    @kopf.on.startup(id="startup", registry=registry)
+    async def startup(memo: kopf.Memo, **indexes: Any) -> None:
+        services = Services(settings, TwilioGateway(settings), KubeClient(credentials))
+        for target in targets:
+            services.directory(target).index = indexes[index_id(target.plural, target.group)]
+        services.kind_indexes = [indexes[i] for i in kind_ids]
+        claims = Claims()
+        claims.indexes = services.kind_indexes
+        reconcilers = {e.kind.plural: Reconciler(e, services, claims, handled) for e in REGISTRY}
+        gate = PeeringGate(services.kube, peering)
         schedulers = {
-            plural: DriftScheduler(
-                functools.partial(reconciler.drift_pass, managed),
-                functools.partial(reconciler.due_in, managed),
-            )
-            for plural, (managed, reconciler) in plugs.items()
+            plural: DriftScheduler(reconciler.drift_pass, reconciler.due_in, gate.wait_open)
+            for plural, reconciler in reconcilers.items()
         }
-        state.runtime = Runtime(gateway=gateway, kube=kube, plugs=plugs, schedulers=schedulers)
+        memo.runtime = Runtime(services, reconcilers, schedulers, gate)
 
-    @kopf.on.cleanup(registry=registry)
-    async def cleanup(**_: Any) -> None:
-        runtime, state.runtime = state.runtime, None
-        for task in state.tasks:
-            task.cancel()
-        await asyncio.gather(*state.tasks, return_exceptions=True)
+    @kopf.on.cleanup(id="cleanup", registry=registry)
+    async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        runtime: Runtime | None = memo.get("runtime")
         if runtime is not None:
-            for scheduler in runtime.schedulers.values():
-                await scheduler.stop()
-            await runtime.gateway.close()
-            await runtime.kube.close()
+            await runtime.stop()
 
-    @kopf.on.event(GROUP, VERSION, SUBACCOUNT.plural, id="subaccount-index", registry=registry)
-    async def subaccount_seen(event: kopf.RawEvent, **_: Any) -> None:
-        # Children resolve their subaccountRef from this, and wait on it, without API calls.
+    watchers: set[str] = set()
+    for entry in REGISTRY:
+        watchers |= _register_kind(registry, settings, entry)
+    kinds = {(e.kind.group, e.kind.plural) for e in REGISTRY}
+    for target in targets:
+        if (target.group, target.plural) not in kinds:
+            watchers |= _register_followed(registry, target)
+    if any(e.owns_secrets for e in REGISTRY):
+        watchers.add(_register_secrets(registry))
+    return frozenset(watchers)
+
+
+def _register_followed(registry: kopf.OperatorRegistry, target: Followed[Any]) -> set[str]:
+    """A resource our kinds refer to but do not own (an Ingress): its views, and waking on a change."""
+    ident = index_id(target.plural, target.group)
+    api = f"{target.group}/{target.version}" if target.group else target.version
+
+    def index(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return {NameKey(str(body.metadata.namespace), str(body.metadata.name)): target.view(body)}
+
+    async def changed(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+        memo.runtime.followed_changed(target, event)
+
+    kopf.index(api, target.plural, id=ident, registry=registry)(index)
+    kopf.on.event(api, target.plural, id=f"follow.{target.plural}", registry=registry)(changed)
+    return {ident, f"follow.{target.plural}"}
+
+
+def _register_secrets(registry: kopf.OperatorRegistry) -> str:
+    """The Secrets the operator wrote (labelled, so only those are listed): a change someone else makes to
+    one, or its deletion, brings its owner a pass now instead of at its next drift check."""
+
+    async def changed(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+        if event["type"] is None:
+            return  # the initial listing: every owner gets its own pass anyway
         obj = event["object"]
         meta = obj.get("metadata") or {}
-        deleted = event["type"] == "DELETED"
-        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
-        flipped = state.directory.observe(namespace, name, None if deleted else dict(obj))
-        if flipped and state.runtime is not None:
-            # Suspended or resumed: its keys and services learn it now, not at their next drift pass.
-            def child(body: kopf.Body) -> bool:
-                ref = (body.get("spec") or {}).get("subaccountRef") or {}
-                return body.metadata.namespace == namespace and ref.get("name") == name
+        path = secret_path(str(meta.get("namespace")), str(meta.get("name")))
+        runtime: Runtime = memo.runtime
+        if event["type"] != "DELETED" and runtime.services.kube.wrote(path, obj):
+            return  # this process's own write
+        owners = kopf.Body(obj).metadata.get("ownerReferences") or []
+        runtime.kick(str(ref.get("uid")) for ref in owners if ref.get("apiVersion") == API_VERSION)
 
-            for plural in (API_KEY.plural, MESSAGING_SERVICE.plural):
-                state.runtime.schedulers[plural].kick_where(child)
-
-    @kopf.on.event("networking.k8s.io", "v1", "ingresses", id="ingress-index", registry=registry)
-    async def ingress_seen(event: kopf.RawEvent, **_: Any) -> None:
-        # Webhook URLs follow their Ingress: every service that references it gets a pass now.
-        obj = event["object"]
-        meta = obj.get("metadata") or {}
-        gone = event["type"] == "DELETED"
-        referrers = state.ingresses.observe(
-            str(meta.get("namespace")), str(meta.get("name")), None if gone else dict(obj)
-        )
-        if state.runtime is not None:
-            for uid in referrers:
-                state.runtime.schedulers[MESSAGING_SERVICE.plural].kick(uid)
-
-    for kind, needs_finalizer in (
-        (SUBACCOUNT, SubaccountKind.finalizer_needed),
-        (API_KEY, ApiKeyKind.finalizer_needed),
-        (MESSAGING_SERVICE, MessagingServiceKind.finalizer_needed),
-    ):
-        _register_kind(registry, settings, kind, state, needs_finalizer)
+    kopf.on.event("v1", "secrets", id="secrets", labels={MANAGED_BY: OPERATOR}, registry=registry)(changed)
+    return "secrets"
 
 
 def _register_kind(
-    registry: kopf.OperatorRegistry,
-    settings: Settings,
-    kind: Kind,
-    state: State,
-    finalizer_needed: Callable[[dict[str, Any]], bool],
-) -> None:
-    async def reconcile(
-        body: kopf.Body,
-        patch: kopf.Patch,
-        logger: Any,
-        retry: int,
-        old: kopf.BodyEssence | None,
-        new: kopf.BodyEssence | None,
-        **_: Any,
-    ) -> None:
-        managed, reconciler = state.plug(kind)
-        # What kopf will record as handled when this handler succeeds (nothing when it already has).
-        handled = new if new is not None and new != old else None
-        await reconciler.reconcile(managed, Resource(body, patch, logger), retry, handled)
+    registry: kopf.OperatorRegistry, settings: Settings, entry: KindEntry[Any, Any, Any]
+) -> set[str]:
+    kind = entry.kind
+    plural = kind.plural
+    ident = index_id(plural, kind.group)
 
-    async def seen(event: kopf.RawEvent, **_: Any) -> None:
-        if state.runtime is None:
-            return
-        scheduler = state.runtime.schedulers[kind.plural]
-        if scheduler not in state.started:
-            # Started from inside a watch handler, whose context carries kopf's event queue, so drift
-            # passes can post Events like handlers do.
-            state.started.add(scheduler)
-            state.tasks.add(asyncio.create_task(scheduler.run()))
+    def index(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        meta, status = body.metadata, body.get("status") or {}
+        namespace, name = str(meta.namespace), str(meta.name)
+        keys: dict[Any, Any] = {}
+        sid = (meta.annotations or {}).get(EXTERNAL_NAME) or status.get("sid")
+        if sid:
+            since = str(meta.get("creationTimestamp") or "")
+            keys[ClaimKey(sid)] = Claim(str(meta.uid), status.get("sid") == sid, since)
+        if entry.references:
+            try:
+                spec = kind.spec.model_validate(dict(body.get("spec") or {}))
+            except ValidationError:
+                spec = None  # reported by its pass; it follows nothing until it parses
+            referrer = Referrer(str(meta.uid), status.get("accountSid"))
+            for reference in entry.references if spec is not None else ():
+                for target in reference.names(spec):
+                    keys[RefKey(reference.target.plural, namespace, target)] = referrer
+        if entry.followed is not None:
+            keys[NameKey(namespace, name)] = entry.followed.view(body)
+        return keys
+
+    async def tracked(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+        runtime: Runtime = memo.runtime
+        runtime.start()
         obj = event["object"]
-        meta = obj.get("metadata") or {}
-        uid = str(meta.get("uid"))
-        status = obj.get("status") or {}
+        body = kopf.Body(obj)
+        uid = str(body.metadata.uid)
         gone = event["type"] == "DELETED"
-        scheduler.track(uid, None if gone else kopf.Body(obj))
-        reconciler = state.plug(kind)[1]
+        status = obj.get("status") or {}
+        scheduler, reconciler = runtime.schedulers[plural], runtime.reconcilers[plural]
+        scheduler.track(uid, None if gone else body)
         if gone:
-            reconciler.forget(uid)
+            reconciler.forget(body)
         else:
-            reconciler.seen(uid, meta.get("resourceVersion"))
+            reconciler.seen(body)
         metrics.OBJECT_COUNTS.observe(kind.kind, uid, (c.get(status, c.READY) or {}).get("status"), gone=gone)
-        annotations = meta.get("annotations") or {}
-        named = annotations.get(EXTERNAL_NAME)
+        named = (body.metadata.annotations or {}).get(EXTERNAL_NAME)
         # kopf's diff leaves external-name out (it is mostly our own bookkeeping); a SID set by someone
         # else on an object that already has one is acted on now, by a pass of its own.
         foreign = named != status.get("sid") and reconciler.recorded.get(uid) != named
         if named and status.get("sid") and foreign and not gone:
             scheduler.kick(uid)
-        sid = None if gone else (named or status.get("sid"))
-        settled = sid is not None and status.get("sid") == sid
-        state.claims.observe(uid, sid, settled, str(meta.get("creationTimestamp") or ""))
-        if kind is MESSAGING_SERVICE:
-            names = None if gone else ingress_names(dict(obj.get("spec") or {}))
-            state.ingresses.refer(uid, str(meta.get("namespace")), names)
+        if entry.followed is not None:
+            runtime.followed_changed(entry.followed, event)
+
+    async def reconcile(
+        body: kopf.Body,
+        patch: kopf.Patch,
+        logger: Any,
+        old: kopf.BodyEssence | None,
+        new: kopf.BodyEssence | None,
+        memo: kopf.Memo,
+        **_: Any,
+    ) -> None:
+        runtime: Runtime = memo.runtime
+        # What kopf will record as handled when this handler succeeds (nothing when it already has).
+        handled = new if new is not None and new != old else None
+        again = await runtime.reconcilers[plural].reconcile(body, patch, logger, handled)
+        if again is not None:
+            # Waiting or retrying is the drift timer's to schedule: the handler itself succeeded.
+            runtime.schedulers[plural].retry(str(body.metadata.uid), again)
 
     def needs_finalizer(
         spec: kopf.Spec, annotations: kopf.Annotations, status: kopf.Status, **_: Any
@@ -212,15 +288,20 @@ def _register_kind(
         # Only once a Twilio object may exist: a create's journal entry adds the finalizer in the same write,
         # so kopf is not asked for a write of its own before the first pass.
         exists = EXTERNAL_NAME in annotations or CREATE_PENDING in annotations or bool(status.get("sid"))
-        return exists and finalizer_needed(dict(spec))
+        return exists and entry.finalizer_needed(spec)
 
-    async def finalize(body: kopf.Body, patch: kopf.Patch, logger: Any, retry: int, **_: Any) -> None:
-        managed, reconciler = state.plug(kind)
-        await reconciler.finalize(managed, Resource(body, patch, logger), retry)
+    async def finalize(
+        body: kopf.Body, patch: kopf.Patch, logger: Any, retry: int, memo: kopf.Memo, **_: Any
+    ) -> None:
+        await memo.runtime.reconcilers[plural].finalize(body, patch, logger, retry)
 
+    api = (kind.group, kind.version, plural)
     common: dict[str, Any] = {"registry": registry, "backoff": settings.backoff_base}
-    kopf.on.resume(GROUP, VERSION, kind.plural, id="reconcile", **common)(reconcile)
-    kopf.on.create(GROUP, VERSION, kind.plural, id="reconcile", **common)(reconcile)
-    kopf.on.update(GROUP, VERSION, kind.plural, id="reconcile", **common)(reconcile)
-    kopf.on.delete(GROUP, VERSION, kind.plural, id="finalize", when=needs_finalizer, **common)(finalize)
-    kopf.on.event(GROUP, VERSION, kind.plural, id=TRACKER, registry=registry)(seen)
+    kopf.index(*api, id=ident, registry=registry)(index)
+    kopf.on.event(*api, id=f"track.{plural}", registry=registry)(tracked)
+    kopf.on.resume(*api, id="reconcile", **common)(reconcile)
+    kopf.on.create(*api, id="reconcile", **common)(reconcile)
+    kopf.on.update(*api, id="reconcile", **common)(reconcile)
+    kopf.on.delete(*api, id="finalize", when=needs_finalizer, **common)(finalize)
+    # The change handlers too: a line per handled event says nothing a pass's own log line does not.
+    return {ident, f"track.{plural}", "reconcile"}

@@ -71,6 +71,10 @@ DRIFT_CORRECTIONS = Counter(
     "Changes made outside the operator that it reverted (each also posts a DriftCorrected Event), by kind.",
     ["kind"],
 )
+CREDENTIALS_REJECTED = Gauge(
+    f"{PREFIX}_credentials_rejected",
+    "1 while Twilio refuses the operator's own (parent) credentials, 0 once it accepts them again.",
+)
 OBJECTS = Gauge(
     f"{PREFIX}_objects",
     "Objects the operator watches, by kind and the status of their Ready condition.",

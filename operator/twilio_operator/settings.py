@@ -61,9 +61,6 @@ class Settings(BaseSettings):
     create_grace_period: float = Field(
         default=30.0, ge=0, description="Seconds after create during which a 404 is eventual consistency."
     )
-    dependency_wait: float = Field(
-        default=20.0, ge=0, description="Seconds a child waits in memory for its subaccount to become Ready."
-    )
     account_concurrency: int = Field(default=8, ge=1, description="Concurrent Twilio calls per account.")
     # Twilio's documented limit is per account (the pacer's concurrency); this is only a safety cap.
     rate_limit: float = Field(default=1000.0, gt=0, description="Twilio requests per second, all accounts.")
@@ -84,6 +81,13 @@ class Settings(BaseSettings):
         default=False, description="Allow keys/services on the parent account."
     )
     allow_raw_account_sid: bool = Field(default=False, description="Allow raw accountSid references.")
+    adoption_namespaces: str = Field(
+        default="",
+        description=(
+            "Namespaces (comma-separated, or * for all) whose objects may adopt an existing subaccount, or a "
+            "service outside a subaccount, by the external-name annotation. Off by default."
+        ),
+    )
     # Off unless asked for: a local run should not open a port nobody scrapes. The chart turns it on.
     metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="Serve Prometheus metrics on /metrics at this port."
@@ -98,6 +102,10 @@ class Settings(BaseSettings):
     @classmethod
     def _strip(cls, value: str | None) -> str | None:
         return value.strip() if value else value
+
+    def may_adopt(self, namespace: str) -> bool:
+        allowed = {n.strip() for n in self.adoption_namespaces.split(",") if n.strip()}
+        return "*" in allowed or namespace in allowed
 
     def read_cache_window(self) -> float:
         return self.drift_interval / 2 if self.read_cache is None else self.read_cache

@@ -105,6 +105,8 @@ def operator(
         {
             "TWILIO_OPERATOR_DRIFT_INTERVAL": DRIFT_INTERVAL,
             "TWILIO_OPERATOR_CREATE_GRACE_PERIOD": "2",
+            # The tenant-isolation suite checks adoption is a privilege; here every namespace has it.
+            "TWILIO_OPERATOR_ADOPTION_NAMESPACES": "*",
             "TWILIO_OPERATOR_METRICS_PORT": str(metrics_port),
             "TWILIO_OPERATOR_METRICS_ADDRESS": "127.0.0.1",
         },

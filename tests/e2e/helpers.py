@@ -56,3 +56,10 @@ def secret_data(kubectl: Kubectl, name: str, namespace: str) -> dict[str, str] |
     if secret is None:
         return None
     return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+
+
+def events(kubectl: Kubectl, namespace: str, name: str | None = None) -> list[dict[str, Any]]:
+    """The Events in a namespace (about the object `name`, if given), oldest first."""
+    listed = json.loads(kubectl.run("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
+    found = [e for e in listed if name is None or e["involvedObject"]["name"] == name]
+    return sorted(found, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import yaml
 from twilio.base.exceptions import TwilioException
 
 from tests.e2e import helpers
@@ -14,6 +15,8 @@ from twilio_operator.sandbox.kubectl import Kubectl
 from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess, wait_for
 
 KIND = "apikey"
+# No drift check within a test's time: what such an object does, it was told to by a watch event.
+QUIET = {"twilio.operator.dev/poll-interval": "1h"}
 
 
 def key_manifest(
@@ -111,9 +114,17 @@ def test_a_new_key_costs_five_kubernetes_requests_and_an_event(
 
 
 def test_waits_for_its_subaccount(kubectl: Kubectl, namespace: str, operator: OperatorProcess) -> None:
+    # A name that matches no subaccount reads as such (a typo looks different from waiting)...
     kubectl.apply(key_manifest("early"), namespace)
-    helpers.reason(kubectl, KIND, "early", namespace, "Ready", "WaitingForSubaccount")
-    with_subaccount(kubectl, namespace)
+    cond = helpers.reason(kubectl, KIND, "early", namespace, "Synced", "SubaccountNotFound")
+    assert cond["message"] == "TwilioSubaccount sub does not exist in this namespace"
+    # ...one that exists but is not Ready yet is waited for...
+    paused = {"twilio.operator.dev/paused": "true"}
+    kubectl.apply(helpers.manifest("TwilioSubaccount", "sub", paused), namespace)
+    cond = helpers.reason(kubectl, KIND, "early", namespace, "Ready", "WaitingForSubaccount")
+    assert cond["message"] == "waiting for TwilioSubaccount sub to be Ready"
+    # ...and the key follows as soon as it is.
+    kubectl.apply(helpers.manifest("TwilioSubaccount", "sub"), namespace)
     helpers.ready(kubectl, KIND, "early", namespace, timeout=40)
 
 
@@ -191,7 +202,8 @@ def test_deleted_secret_is_recovered_with_a_new_key_and_the_old_one_revoked(
     kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
 ) -> None:
     sub = with_subaccount(kubectl, namespace)
-    kubectl.apply(key_manifest("lost"), namespace)
+    # No drift check in this test's time: the Secret's deletion itself brings the key back.
+    kubectl.apply(key_manifest("lost", annotations=QUIET), namespace)
     first = helpers.ready(kubectl, KIND, "lost", namespace)["status"]["sid"]
     old = helpers.secret_data(kubectl, "lost", namespace) or {}
     kubectl.run("delete", "secret", "lost", "-n", namespace)
@@ -209,7 +221,7 @@ def test_edited_secret_is_recovered_the_same_way(
     kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
 ) -> None:
     with_subaccount(kubectl, namespace)
-    kubectl.apply(key_manifest("edited"), namespace)
+    kubectl.apply(key_manifest("edited", annotations=QUIET), namespace)
     first = helpers.ready(kubectl, KIND, "edited", namespace)["status"]["sid"]
     kubectl.run(
         "patch",
@@ -262,6 +274,72 @@ def test_an_unmanaged_secret_of_that_name_is_never_overwritten(
     helpers.reason(kubectl, KIND, "taken", namespace, "Synced", "SecretConflict")
     assert helpers.secret_data(kubectl, "taken", namespace) == {"mine": "yes"}
     assert not [r for r in twilio.requests_since(seq) if r["operation"] == "CreateNewKey"]
+
+
+def test_two_keys_naming_one_secret_applied_together_make_one_key(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    sub = with_subaccount(kubectl, namespace)
+    seq = twilio.last_seq()
+    # In one kubectl apply, as GitOps does: both find the Secret free.
+    pair = [key_manifest(name, secretName="shared") for name in ("first", "second")]
+    kubectl.apply("\n---\n".join(yaml.safe_dump(json.loads(doc)) for doc in pair), namespace)
+    winner = wait_for(
+        lambda: next(
+            (
+                n
+                for n in ("first", "second")
+                if helpers.conditions(kubectl.get(KIND, n, namespace)).get("Ready", {}).get("status")
+                == "True"
+            ),
+            None,
+        ),
+        30,
+        what="one of the keys Ready",
+    )
+    loser = "second" if winner == "first" else "first"
+    cond = helpers.reason(kubectl, KIND, loser, namespace, "Synced", "SecretConflict")
+    assert "Secret shared exists and is not owned by this resource" in cond["message"]
+    # Exactly one key was made, the winner's, and its secret is in the Secret.
+    made = [r for r in twilio.requests_since(seq) if r["operation"] == "CreateNewKey"]
+    keys = [k["sid"] for k in twilio.state()["keys"] if k["account"] == sub]
+    data = helpers.secret_data(kubectl, "shared", namespace) or {}
+    assert len(made) == 1 and keys == [data["TWILIO_API_KEY"]]
+    assert authenticates(twilio, data)
+    assert (
+        not (kubectl.get(KIND, loser, namespace) or {})["metadata"]
+        .get("annotations", {})
+        .get("twilio.operator.dev/external-name")
+    )
+    assert [e["reason"] for e in helpers.events(kubectl, namespace, loser)] == []
+    assert "Traceback" not in operator.all_logs()
+
+
+def test_a_key_moved_to_another_subaccount_leaves_nothing_behind(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    first = with_subaccount(kubectl, namespace)
+    kubectl.apply(helpers.manifest("TwilioSubaccount", "other"), namespace)
+    second = helpers.ready(kubectl, "twiliosubaccount", "other", namespace)["status"]["sid"]
+    kubectl.apply(key_manifest("mover"), namespace)
+    old = helpers.ready(kubectl, KIND, "mover", namespace)["status"]["sid"]
+    kubectl.apply(key_manifest("mover", subaccount="other"), namespace)
+    moved = wait_for(
+        lambda: (
+            (o := helpers.ready(kubectl, KIND, "mover", namespace))["status"]["accountSid"] == second and o
+        ),
+        30,
+        what="the key in the other subaccount",
+    )
+    # The old key is revoked in the account it was made in, and the Event says so; the Secret has the new one.
+    assert old not in {k["sid"] for k in twilio.state()["keys"] if k["account"] == first}
+    assert [k["sid"] for k in twilio.state()["keys"] if k["account"] == second] == [moved["status"]["sid"]]
+    changed = [
+        e["message"] for e in helpers.events(kubectl, namespace, "mover") if e["reason"] == "AccountChanged"
+    ]
+    assert changed and old in changed[0] and first in changed[0] and "deleted" in changed[0]
+    data = helpers.secret_data(kubectl, "mover", namespace) or {}
+    assert data["TWILIO_ACCOUNT_SID"] == second and authenticates(twilio, data)
 
 
 def test_deletion_policies(
@@ -367,11 +445,12 @@ def test_keys_outlive_their_subaccount_object_sensibly(
     # The subaccount object goes first (its policy orphans the subaccount): the key keeps working, reports
     # that its subaccount is gone, and can still be deleted, which revokes it.
     sub = with_subaccount(kubectl, namespace)
-    kubectl.apply(key_manifest("survivor"), namespace)
+    # No drift check in this test's time: what it sees, it was told.
+    kubectl.apply(key_manifest("survivor", annotations=QUIET), namespace)
     sid = helpers.ready(kubectl, KIND, "survivor", namespace)["status"]["sid"]
     kubectl.run("delete", "twiliosubaccount", "sub", "-n", namespace, "--wait=true", "--timeout=60s")
-    kubectl.run("annotate", KIND, "survivor", "-n", namespace, "twilio.operator.dev/reconcile-requested-at=1")
-    helpers.reason(kubectl, KIND, "survivor", namespace, "Ready", "WaitingForSubaccount")
+    # Told at once: the subaccount's deletion wakes its keys.
+    helpers.reason(kubectl, KIND, "survivor", namespace, "Ready", "SubaccountNotFound")
     assert authenticates(twilio, helpers.secret_data(kubectl, "survivor", namespace) or {})
     kubectl.run("delete", KIND, "survivor", "-n", namespace, "--wait=true", "--timeout=60s")
     assert sid not in {k["sid"] for k in twilio.state()["keys"] if k["account"] == sub}
@@ -382,9 +461,12 @@ def test_closing_the_subaccount_does_not_wedge_key_deletion(
 ) -> None:
     kubectl.apply(helpers.manifest("TwilioSubaccount", "sub", deletionPolicy="Close"), namespace)
     helpers.ready(kubectl, "twiliosubaccount", "sub", namespace)
-    kubectl.apply(key_manifest("doomed"), namespace)
+    kubectl.apply(key_manifest("doomed", annotations=QUIET), namespace)
     helpers.ready(kubectl, KIND, "doomed", namespace)
     kubectl.run("delete", "twiliosubaccount", "sub", "-n", namespace, "--wait=true", "--timeout=60s")
+    # Told at once that its account is closed, and not Ready any more.
+    cond = helpers.reason(kubectl, KIND, "doomed", namespace, "Ready", "SubaccountClosed")
+    assert cond["status"] == "False"
     # The subaccount is closed, its keys with it: deleting the key object must not hang on its finalizer.
     kubectl.run("delete", KIND, "doomed", "-n", namespace, "--wait=true", "--timeout=60s")
     assert kubectl.get(KIND, "doomed", namespace) is None

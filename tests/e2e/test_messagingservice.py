@@ -190,6 +190,28 @@ def test_webhooks_follow_the_ingress(
         what="the recreated Ingress's URL",
     )
     helpers.ready(kubectl, KIND, "hooked", namespace)
+    # Every change was the Ingress's, none made in Twilio: updates naming their cause, never drift.
+    told = [(e["reason"], e["message"]) for e in helpers.events(kubectl, namespace, "hooked")]
+    assert "DriftCorrected" not in [reason for reason, _ in told], told
+    assert any(r == "Updated" and "status_callback" in m and "ingresses hooks" in m for r, m in told), told
+
+
+def test_a_literal_http_url_gets_the_same_warning_as_one_from_an_ingress(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess
+) -> None:
+    with_subaccount(kubectl, namespace)
+    plain = {"statusCallback": {"url": "http://hooks.example.com/status"}}
+    kubectl.apply(service_manifest("plain", webhooks=plain), namespace)
+    helpers.ready(kubectl, KIND, "plain", namespace)
+    warned = wait_for(
+        lambda: [e for e in helpers.events(kubectl, namespace, "plain") if e["reason"] == "InsecureWebhook"],
+        15,
+        what="an InsecureWebhook Warning",
+    )
+    assert (
+        warned[0]["type"] == "Warning"
+        and "http://hooks.example.com/status is not HTTPS" in warned[0]["message"]
+    )
 
 
 def test_sender_pool_is_reconciled_as_a_set(

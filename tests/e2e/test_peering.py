@@ -17,7 +17,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,7 +45,10 @@ MODES = {
 }
 PEERING_GROUP = "kopf.dev"
 RESUMED = "Resuming operations after the pause"
-HANDLING = "kopf.objects"  # the logger of every per-object line: handlers, progress, patches
+PAUSED = "Pausing operations in favour of"
+DRIFT_PAUSED = "drift timer paused: peering"
+DRIFT_INTERVAL = 2
+HANDLING = f"[{NAMESPACE}/"  # how every line about an object of the namespace starts
 WRITES = ("POST", "DELETE")
 SUB, KEY, SERVICE = "twiliosubaccount", "apikey", "messagingservice"
 
@@ -79,6 +82,7 @@ class Peers:
     peering: dict[str, Any]
     leader: Replica
     standby: Replica
+    start: Callable[[str, int], Replica]
 
     def records(self) -> dict[str, Any]:
         """The keep-alives in the peering object's status, by replica identity."""
@@ -121,6 +125,8 @@ def peers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             "POD_ID": identity,  # what the chart sets: kopf names the replica's keep-alive after it
             "TWILIO_API_BASE_URL": proxy.url,
             "TWILIO_OPERATOR_CREATE_GRACE_PERIOD": "2",
+            # Drift passes every few seconds, so a replica that kept doing them while standing by would show.
+            "TWILIO_OPERATOR_DRIFT_INTERVAL": str(DRIFT_INTERVAL),
         }
         process = OperatorProcess(sandbox, tmp_path_factory.mktemp(identity), variables)
         process.start(*args, "--priority", str(priority))
@@ -130,7 +136,7 @@ def peers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         sandbox.twilio_url, sandbox.env["TWILIO_ACCOUNT_SID"], sandbox.env["TWILIO_AUTH_TOKEN"]
     )
     leader = replica("replica-a", 200)
-    started = Peers(values, sandbox, kubectl, twilio, peering, leader, leader)
+    started = Peers(values, sandbox, kubectl, twilio, peering, leader, leader, replica)
     # The standby starts once the leader leads: its first look at the peering object then finds a live peer of
     # higher priority, so it never runs at all (started together, both could reconcile for a moment).
     wait_for(lambda: RESUMED in leader.log() and leader.identity in started.records(), 60, what="the leader")
@@ -287,6 +293,39 @@ def test_the_standby_takes_over_when_the_leader_is_killed(peers: Peers) -> None:
     ]
     assert touched == [], "the new leader rewrote objects the old one had made"
     assert len(peers.standby.twilio_writes()) == len(peers.twilio.writes_since(seq)) > 0
+
+
+def test_a_leader_demoted_by_a_higher_priority_replica_stops_its_drift_passes(peers: Peers) -> None:
+    """As in a rolling update: a replica of higher priority appears; kopf pauses the leader's handlers, and
+    the drift timer, which runs outside them, pauses with them."""
+    leader = peers.standby  # the leader since the previous test killed the first one
+    assert RESUMED in leader.log(), "runs after the takeover test"
+    objects = {**FIRST, **LATER}
+    newcomer = peers.start("replica-c", 300)
+    try:
+        wait_for(lambda: PAUSED in leader.log(), LIFETIME + 30, interval=0.2, what="the leader to stand by")
+        wait_for(lambda: DRIFT_PAUSED in leader.log(), 10, interval=0.2, what="its drift timer to pause")
+
+        def resynced_after(moment: str) -> bool:
+            return all(
+                helpers.ready(peers.kubectl, kind, name, NAMESPACE)["status"]["lastSyncTime"] > moment
+                for name, (kind, _) in objects.items()
+            )
+
+        # Every object is drift-checked by the newcomer (passes the old leader had under way are long over),
+        # then the old leader's share of Twilio's requests is taken, and every object is checked twice more.
+        first = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        wait_for(lambda: resynced_after(first), 60, what="the newcomer's drift passes")
+        made = len(leader.twilio_requests())
+        for _ in range(2):
+            moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
+            wait_for(lambda m=moment: resynced_after(m), 60, what="another round of drift passes")
+        assert len(leader.twilio_requests()) == made, "the demoted leader kept calling Twilio"
+        assert newcomer.twilio_requests(), "the newcomer never drift-checked anything"
+    finally:
+        newcomer.process.stop()
+        newcomer.proxy.stop()
+    assert "Traceback" not in newcomer.log() or "TemporaryError" in newcomer.log()
 
 
 def test_rbac_for_peering_is_exactly_what_the_replicas_use(peers: Peers) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -46,14 +47,27 @@ def test_the_log_says_what_was_done_without_a_line_per_watch_event(
     kubectl: Kubectl, namespace: str, operator: OperatorProcess
 ) -> None:
     before = len(operator.all_logs())
+    kubectl.apply(helpers.manifest("ApiKey", "early", subaccountRef={"name": "quiet"}), namespace)
+    helpers.reason(kubectl, "apikey", "early", namespace, "Synced", "SubaccountNotFound")
     kubectl.apply(manifest("quiet"), namespace)
-    ready(kubectl, "quiet", namespace)
+    sid = ready(kubectl, "quiet", namespace)["status"]["sid"]
     kubectl.apply(manifest("quiet", friendlyName="renamed"), namespace)
     ready(kubectl, "quiet", namespace)
+    helpers.ready(kubectl, "apikey", "early", namespace)
     logs = operator.all_logs()[before:]
-    assert f"[{namespace}/quiet] Handler 'reconcile' succeeded." in logs
-    for watcher in ("track", "subaccount-index", "ingress-index"):
-        assert f"Handler '{watcher}' succeeded." not in logs
+    told = [line for line in logs.splitlines() if " DEBUG " not in line]
+    # What was done, to which object, in a line each; waiting is not an error.
+    assert any(f"INFO    [{namespace}/quiet] Created: created {sid} in Twilio" in line for line in told)
+    assert any(
+        f"[{namespace}/quiet] Updated: updated friendlyName: the spec changed" in line for line in told
+    )
+    assert any(
+        f"INFO    [{namespace}/early] SubaccountNotFound: TwilioSubaccount quiet does not exist" in line
+        for line in told
+    ), told
+    assert not [line for line in told if " ERROR " in line], told
+    # Nothing for every watch event or handler call.
+    assert not [line for line in told if "succeeded." in line or "Handling cycle" in line], told
 
 
 def test_update_friendly_name_and_state_both_ways(
@@ -181,18 +195,26 @@ def test_bad_specs_are_rejected_by_the_api_server(kubectl: Kubectl, namespace: s
 def test_credentials_secret_is_exported_on_request(
     kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
 ) -> None:
-    kubectl.apply(manifest("exported", credentialsSecretRef={"name": "exported-creds"}), namespace)
-    sid = ready(kubectl, "exported", namespace)["status"]["sid"]
+    # No drift check in this test's time: what it sees, it was told.
+    quiet = {"twilio.operator.dev/poll-interval": "1h"}
+    body = helpers.manifest(
+        "TwilioSubaccount", "exported", quiet, credentialsSecretRef={"name": "exported-creds"}
+    )
+    kubectl.apply(body, namespace)
+    obj = ready(kubectl, "exported", namespace)
+    sid = obj["status"]["sid"]
+    assert obj["status"]["credentialsSecretName"] == "exported-creds"
     secret = wait_for(lambda: kubectl.get("secret", "exported-creds", namespace), 10, what="secret")
-    import base64
-
     data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
     assert data["TWILIO_ACCOUNT_SID"] == sid
     # The exported token really is the subaccount's: it authenticates as the subaccount.
     assert twilio.client(sid, data["TWILIO_AUTH_TOKEN"]).api.v2010.accounts(sid).fetch().sid == sid
     assert secret["metadata"]["ownerReferences"][0]["kind"] == "TwilioSubaccount"
-    obj = kubectl.get(KIND, "exported", namespace)
-    assert data["TWILIO_AUTH_TOKEN"] not in json.dumps(obj)
+    assert data["TWILIO_AUTH_TOKEN"] not in json.dumps(kubectl.get(KIND, "exported", namespace))
+    # Deleted by someone: written again within seconds, not at the next drift check.
+    kubectl.run("delete", "secret", "exported-creds", "-n", namespace)
+    again = wait_for(lambda: kubectl.get("secret", "exported-creds", namespace), 15, what="the Secret back")
+    assert again["data"] == secret["data"]
 
 
 def test_closed_behind_our_back_is_reported_and_not_retried_hot(
@@ -321,6 +343,43 @@ def test_paused_objects_are_left_alone_and_resume_when_unpaused(
     assert account(twilio, sid)["friendly_name"] == "changed-while-paused"
     assert account(twilio, sid)["status"] == "active"
     assert obj["status"]["sid"] == sid
+    # The spec's change is an update; only the console's suspension was drift.
+    told = {e["reason"]: e["message"] for e in helpers.events(kubectl, namespace, "sleepy")}
+    assert told["Updated"] == "updated friendlyName: the spec changed", told
+    assert told["DriftCorrected"] == "corrected state changed outside the operator", told
+
+
+def test_annotations_that_cannot_be_read_are_reported_by_name(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    # "yes" reads as true (as do true, on, 1, in any case); "maybe" and "abc" cannot be read.
+    kubectl.apply(
+        helpers.manifest("TwilioSubaccount", "flags", {"twilio.operator.dev/paused": "yes"}), namespace
+    )
+    helpers.reason(kubectl, KIND, "flags", namespace, "Synced", "ReconcilePaused")
+    kubectl.run(
+        "annotate",
+        "--overwrite",
+        KIND,
+        "flags",
+        "-n",
+        namespace,
+        "twilio.operator.dev/paused=maybe",
+        "twilio.operator.dev/poll-interval=abc",
+    )
+    ready(kubectl, "flags", namespace)
+
+    def reported() -> list[str] | None:
+        found = [
+            e["message"]
+            for e in helpers.events(kubectl, namespace, "flags")
+            if e["reason"] == "UnreadableAnnotation"
+        ]
+        return found if len(found) == 2 else None
+
+    messages = wait_for(reported, 15, what="a Warning for each unreadable annotation")
+    assert any('twilio.operator.dev/paused is "maybe"' in m and '"true" or "false"' in m for m in messages)
+    assert any('twilio.operator.dev/poll-interval is "abc"' in m and "90s" in m for m in messages)
 
 
 def test_reconcile_requested_at_forces_a_sync_now(

@@ -27,8 +27,10 @@ PREFIX = "twilio.operator.dev/"
 KINDS = {"TwilioSubaccount": "twiliosubaccount", "ApiKey": "apikey", "MessagingService": "messagingservice"}
 
 
-def manifest(kind: str, name: str, spec: dict[str, Any], annotations: dict[str, str] | None = None) -> str:
-    metadata: dict[str, Any] = {"name": name, "namespace": NS}
+def manifest(
+    kind: str, name: str, spec: dict[str, Any], annotations: dict[str, str] | None = None, namespace: str = NS
+) -> str:
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace}
     if annotations:
         metadata["annotations"] = annotations
     return json.dumps({"apiVersion": API, "kind": kind, "metadata": metadata, "spec": spec})
@@ -53,19 +55,33 @@ class Capture:
         self.kubectl = kubectl
 
     def apply(
-        self, kind: str, name: str, spec: dict[str, Any], annotations: dict[str, str] | None = None
+        self,
+        kind: str,
+        name: str,
+        spec: dict[str, Any],
+        annotations: dict[str, str] | None = None,
+        namespace: str = NS,
     ) -> None:
-        self.kubectl.apply(manifest(kind, name, spec, annotations))
+        self.kubectl.apply(manifest(kind, name, spec, annotations, namespace))
 
-    def wait(self, kind: str, name: str, until: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    def wait(
+        self, kind: str, name: str, until: Callable[[dict[str, Any]], bool], namespace: str = NS
+    ) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:
-            obj = self.kubectl.get(KINDS[kind], name, NS)
+            obj = self.kubectl.get(KINDS[kind], name, namespace)
             return obj if obj is not None and until(obj) else None
 
         return wait_for(check, 60, interval=0.2, what=f"{kind} {name} in the expected state")
 
-    def save(self, filename: str, kind: str, name: str, until: Callable[[dict[str, Any]], bool]) -> None:
-        obj = self.wait(kind, name, until)
+    def save(
+        self,
+        filename: str,
+        kind: str,
+        name: str,
+        until: Callable[[dict[str, Any]], bool],
+        namespace: str = NS,
+    ) -> None:
+        obj = self.wait(kind, name, until, namespace)
         (OUT / filename).write_text(json.dumps(trimmed(obj), indent=2, sort_keys=True) + "\n")
         print(f"wrote {filename}")
 
@@ -94,7 +110,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         sandbox = SandboxProcess(Path(tmp) / "sandbox")
         sandbox.start()
-        operator = OperatorProcess(sandbox, Path(tmp), {"TWILIO_OPERATOR_CREATE_GRACE_PERIOD": "2"})
+        operator = OperatorProcess(
+            sandbox,
+            Path(tmp),
+            {"TWILIO_OPERATOR_CREATE_GRACE_PERIOD": "2", "TWILIO_OPERATOR_ADOPTION_NAMESPACES": NS},
+        )
         try:
             env = sandbox.env
             twilio = TwilioSide(sandbox.twilio_url, env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"])
@@ -121,8 +141,11 @@ def scenarios(capture: Capture, operator: OperatorProcess, twilio: TwilioSide) -
     operator.start()
     capture.wait(sub, "fresh", settled)
 
-    # Waiting for a dependency: the key's subaccount does not exist.
+    # A subaccountRef naming nothing (yet), and one naming a subaccount that is not Ready yet (paused).
     capture.apply(key, "early", {"subaccountRef": {"name": "later"}})
+    missing_sub = reason("Synced", "False", "SubaccountNotFound")
+    capture.save("apikey-subaccount-not-found.json", key, "early", missing_sub)
+    capture.apply(sub, "later", {}, {f"{PREFIX}paused": "true"})
     waiting = reason("Ready", "False", "WaitingForSubaccount")
     capture.save("apikey-waiting-for-subaccount.json", key, "early", waiting)
     capture.apply(key, "key", {"subaccountRef": {"name": "fresh"}, "secretName": "key-twilio"})
@@ -137,6 +160,12 @@ def scenarios(capture: Capture, operator: OperatorProcess, twilio: TwilioSide) -
     capture.apply(sub, "ghost", {}, {f"{PREFIX}external-name": "AC" + "0" * 32})
     not_found = reason("Synced", "False", "ExternalNotFound")
     capture.save("subaccount-external-not-found.json", sub, "ghost", not_found)
+
+    # Refused by the operator's installer: adoption is allowed in this namespace only.
+    capture.kubectl.apply("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: elsewhere\n")
+    capture.apply(sub, "taken", {}, {f"{PREFIX}external-name": "AC" + "1" * 32}, namespace="elsewhere")
+    refused = reason("Synced", "False", "AdoptionNotAllowed")
+    capture.save("subaccount-adoption-not-allowed.json", sub, "taken", refused, namespace="elsewhere")
 
     # Transient: Twilio answers 503 to every create for a while.
     twilio.fault(operation="CreateAccount", kind="status", status=503, times=1000)

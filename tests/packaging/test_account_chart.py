@@ -23,7 +23,7 @@ from tests.packaging.charts import (
     render,
     validate,
 )
-from twilio_operator.kube.ingress import resolve
+from twilio_operator.kube.ingress import resolve, view
 
 GROUP = "twilio.operator.dev"
 WAVE = "argocd.argoproj.io/sync-wave"
@@ -102,7 +102,8 @@ def test_references_resolve_within_the_release(values_file: str) -> None:
             ref = hook.get("ingressRef")
             if ref:
                 # The operator's own resolver: the Ingress the chart renders routes every webhook path.
-                url = resolve(ingresses.get(ref["name"]), ref["name"], ref["path"], ref.get("host"))
+                ingress = ingresses.get(ref["name"])
+                url = resolve(view(ingress) if ingress else None, ref["name"], ref["path"], ref.get("host"))
                 assert url.secure, f"{url.url}: webhooks should be https (set webhookIngress.tlsSecretName)"
 
 

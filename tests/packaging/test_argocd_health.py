@@ -16,10 +16,12 @@ import pytest
 import yaml
 from lupa import lua51
 
+from twilio_operator.reconcile.registry import REGISTRY
+
 ARGOCD = Path(__file__).resolve().parents[2] / "argocd"
 SCRIPT = (ARGOCD / "health.lua").read_text()
 CASES = yaml.safe_load((ARGOCD / "health_test.yaml").read_text())["tests"]
-KINDS = ("TwilioSubaccount", "ApiKey", "MessagingService")
+KINDS = tuple(entry.kind.kind for entry in REGISTRY)
 
 
 def health(obj: dict[str, Any]) -> dict[str, str]:

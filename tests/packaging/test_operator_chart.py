@@ -51,7 +51,8 @@ NAMESPACED_GRANTS: dict[tuple[str, str], set[str]] = {
     **{(OPERATOR, f"{kind}/status"): {"patch"} for kind in KINDS},
     (OPERATOR, "twiliosubaccounts/finalizers"): {"update"},
     (OPERATOR, "apikeys/finalizers"): {"update"},
-    ("", "secrets"): {"get", "create", "patch"},
+    # Listed and watched with the operator's managed-by label: a changed or deleted one wakes its owner.
+    ("", "secrets"): {"get", "list", "watch", "create", "patch"},
     ("", "events"): {"create"},
     ("networking.k8s.io", "ingresses"): {"list", "watch"},
 }
@@ -249,6 +250,7 @@ def test_settings_reach_the_operator() -> None:
         "rateLimit": 25,
         "allowParentAccount": True,
         "allowRawAccountSid": True,
+        "adoptionNamespaces": ["platform", "shop-dev"],
         "apiBaseUrl": "http://emulator:8081",
         "extraEnv": [{"name": "EXTRA", "value": "1"}],
     }
@@ -265,6 +267,7 @@ def test_settings_reach_the_operator() -> None:
     )
     assert (settings.log_level, settings.drift_interval, settings.rate_limit) == ("DEBUG", 120.0, 25.0)
     assert settings.allow_parent_account and settings.allow_raw_account_sid
+    assert settings.may_adopt("shop-dev") and not settings.may_adopt("shop-prod")
     known = {f"TWILIO_OPERATOR_{name.upper()}" for name in Settings.model_fields}
     known |= {"TWILIO_ACCOUNT_SID_FILE", "TWILIO_AUTH_TOKEN_FILE", "TWILIO_API_BASE_URL"}
     assert set(ours) <= known, f"the operator ignores {set(ours) - known}"
@@ -298,7 +301,7 @@ def test_rbac_all_namespaces() -> None:
     assert table(grants) == expected
     assert allowed(grants, "patch", OPERATOR, "apikeys/status", "any-namespace")
     assert not allowed(grants, "delete", "", "secrets", "any-namespace")
-    assert not allowed(grants, "list", "", "secrets", "any-namespace")
+    assert not allowed(grants, "update", "", "secrets", "any-namespace")
 
 
 def test_rbac_listed_namespaces_stays_in_them() -> None:

@@ -20,13 +20,15 @@ from twilio_operator.sandbox.kubectl import Kubectl
 from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess
 
 # Fast enough that crash tests converge in seconds: hung calls time out after 3s, retries start at 0.2s.
+ADOPTING_NAMESPACE = "adopting"
 OPERATOR_ENV = {
     "TWILIO_OPERATOR_DRIFT_INTERVAL": "3",
     "TWILIO_OPERATOR_CREATE_GRACE_PERIOD": "2",
     "TWILIO_OPERATOR_REQUEST_TIMEOUT": "3",
     "TWILIO_OPERATOR_BACKOFF_BASE": "0.2",
     "TWILIO_OPERATOR_BACKOFF_MAX": "3",
-    "TWILIO_OPERATOR_DEPENDENCY_WAIT": "5",
+    # Adoption is a privilege; only this namespace has it here (the tenant suites check it is refused).
+    "TWILIO_OPERATOR_ADOPTION_NAMESPACES": ADOPTING_NAMESPACE,
 }
 
 

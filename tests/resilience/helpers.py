@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from chaos.control import KubeControl, TwilioSide
@@ -61,13 +60,6 @@ def kube_writes(kube: KubeControl, since: int, method: str, path_suffix: str) ->
 def annotate(kubectl: Kubectl, kind: str, name: str, namespace: str, **annotations: str) -> None:
     pairs = [f"twilio.operator.dev/{k.replace('_', '-')}={v}" for k, v in annotations.items()]
     kubectl.run("annotate", "--overwrite", kind, name, "-n", namespace, *pairs)
-
-
-def events(kubectl: Kubectl, namespace: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = json.loads(
-        kubectl.run("get", "events", "-n", namespace, "-o", "json").stdout
-    )["items"]
-    return items
 
 
 def tracebacks(log: str) -> list[tuple[str, str]]:

@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chaos.control import KubeControl, TwilioSide
+from chaos.control import TwilioSide
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from tests.resilience.conftest import OPERATOR_ENV, Captured, make_namespace
-from tests.resilience.helpers import conditions, kube_writes, subaccount, tracebacks
+from tests.resilience.conftest import Captured, make_namespace
+from tests.resilience.helpers import conditions, subaccount, tracebacks
 from twilio_operator.sandbox.kubectl import Kubectl
-from twilio_operator.sandbox.processes import OperatorProcess, wait_for
+from twilio_operator.sandbox.processes import OperatorProcess
 
 API_VERSION = "twilio.operator.dev/v1alpha1"
 INVALID_EXAMPLES = 160  # per kind
@@ -560,27 +560,3 @@ def test_valid_specs_are_accepted_and_settle(
             deleted.add(name)
 
     check()
-
-
-def test_a_pass_that_outlives_its_object_logs_no_traceback(
-    session_kubectl: Kubectl, fuzz_namespace: str, session_operator: OperatorProcess, kube: KubeControl
-) -> None:
-    """Found by the fuzz run: a pass waiting for a subaccount, whose object is deleted meanwhile."""
-    kubectl = session_kubectl
-    spec = {"subaccountRef": {"name": "never"}, "deletionPolicy": "Orphan"}
-    kubectl.apply(body("MessagingService", "short-lived", spec), fuzz_namespace)
-    wait_for(
-        lambda: outcome(kubectl.get("messagingservice", "short-lived", fuzz_namespace)),
-        30,
-        what="the service to wait for its subaccount",
-    )
-    # The next pass announces that it waits (a status patch), then waits in memory: delete the object then.
-    seq = kube.next_seq()
-    logs_before = len(session_operator.all_logs())
-    status = f"/namespaces/{fuzz_namespace}/messagingservices/short-lived/status"
-    wait_for(lambda: kube_writes(kube, seq, "PATCH", status), 30, what="the next pass to start waiting")
-    # No finalizer (Orphan): the object is gone at once, while its pass still waits.
-    kubectl.run("delete", "messagingservice", "short-lived", "-n", fuzz_namespace)
-    time.sleep(float(OPERATOR_ENV["TWILIO_OPERATOR_DEPENDENCY_WAIT"]) + 3)
-    found = tracebacks(session_operator.all_logs()[logs_before:])
-    assert found == [], f"an expected race (the object went away) was logged as a failure: {found}"

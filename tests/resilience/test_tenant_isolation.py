@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from chaos.control import KubeControl, TwilioSide
 
-from tests.resilience.conftest import Captured, make_namespace
+from tests.e2e.helpers import events
+from tests.resilience.conftest import ADOPTING_NAMESPACE, Captured, make_namespace
 from tests.resilience.helpers import (
     conditions,
     keys_named,
@@ -59,6 +60,10 @@ def tenant_b(kubectl: Kubectl, captured: Captured) -> str:
     return make_namespace(kubectl, "tenant-b", captured)
 
 
+def delete(kubectl: Kubectl, kind: str, name: str, namespace: str) -> None:
+    kubectl.run("delete", kind, name, "-n", namespace, "--wait=true", "--timeout=60s")
+
+
 def adopt(kind: str, name: str, sid: str, extra: dict[str, str] | None = None, **spec: Any) -> str:
     body = json.loads(manifest(kind, name, **spec))
     body["metadata"]["annotations"] = {EXTERNAL_NAME: sid, **(extra or {})}
@@ -94,8 +99,8 @@ def test_a_same_named_subaccount_in_another_namespace_is_never_used(
     # subaccountRef has only a name (no namespace field to point elsewhere): B's "prod" means B's own.
     kubectl.apply(manifest("ApiKey", "app", subaccountRef={"name": "prod"}), tenant_b)
     kubectl.apply(manifest("MessagingService", "alerts", subaccountRef={"name": "prod"}), tenant_b)
-    reason(kubectl, "apikey", "app", tenant_b, "Ready", "WaitingForSubaccount")
-    reason(kubectl, "messagingservice", "alerts", tenant_b, "Ready", "WaitingForSubaccount")
+    reason(kubectl, "apikey", "app", tenant_b, "Ready", "SubaccountNotFound")
+    reason(kubectl, "messagingservice", "alerts", tenant_b, "Ready", "SubaccountNotFound")
     assert keys_named(twilio, f"{tenant_b}/app") == [] and services_named(twilio, f"{tenant_b}/alerts") == []
     b_sub = subaccount(kubectl, tenant_b, "prod")
     key = ready_for(kubectl, "apikey", "app", tenant_b, timeout=60)
@@ -178,6 +183,60 @@ def test_a_forged_bookkeeping_annotation_does_not_win_the_claim(
         f"A's subaccount in Twilio now: {held}"
     )
     assert held["friendly_name"] == f"{namespace_a}/prod"
+
+
+def test_an_orphaned_subaccount_cannot_be_taken_by_another_namespace(
+    kubectl: Kubectl, twilio: TwilioSide, tenant_a: Tenant, tenant_b: str
+) -> None:
+    # A lets go of its subaccount object (Orphan, the default): its workloads still use keys in it.
+    delete(kubectl, "twiliosubaccount", "prod", tenant_a.namespace)
+    seq = twilio.last_seq()
+    # B knows the SID (it is in callbacks, in logs), and forges the operator's record of a create as well.
+    for name, extra in (("plain", None), ("forged", {CREATE_SUCCEEDED: "2020-01-01T00:00:00Z;" + "0" * 32})):
+        kubectl.apply(adopt("TwilioSubaccount", name, tenant_a.sub, extra, state="Suspended"), tenant_b)
+        cond = reason(kubectl, "twiliosubaccount", name, tenant_b, "Synced", "AdoptionNotAllowed")
+        assert "TWILIO_OPERATOR_ADOPTION_NAMESPACES" in cond["message"]
+        delete(kubectl, "twiliosubaccount", name, tenant_b)
+    # Nothing in Twilio was so much as read about it.
+    assert [r["path"] for r in twilio.requests_since(seq) if tenant_a.sub in r["path"]] == []
+    assert account(twilio, tenant_a.sub)["status"] == "active"
+    assert twilio.authenticates(tenant_a.secret)
+
+
+def test_a_subaccount_made_outside_the_operator_cannot_be_adopted_without_the_privilege(
+    kubectl: Kubectl, twilio: TwilioSide, tenant_b: str, operator: OperatorProcess
+) -> None:
+    outside = str(twilio.client().api.v2010.accounts.create(friendly_name="made in the console").sid)
+    seq = twilio.last_seq()
+    kubectl.apply(adopt("TwilioSubaccount", "console", outside), tenant_b)
+    reason(kubectl, "twiliosubaccount", "console", tenant_b, "Synced", "AdoptionNotAllowed")
+    assert [r["path"] for r in twilio.requests_since(seq) if outside in r["path"]] == []
+    delete(kubectl, "twiliosubaccount", "console", tenant_b)
+    # Where the installer grants it, the same annotation adopts it.
+    kubectl.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ADOPTING_NAMESPACE}\n")
+    kubectl.apply(adopt("TwilioSubaccount", "console", outside), ADOPTING_NAMESPACE)
+    adopted = ready_for(kubectl, "twiliosubaccount", "console", ADOPTING_NAMESPACE)
+    assert adopted["status"]["sid"] == outside
+    delete(kubectl, "twiliosubaccount", "console", ADOPTING_NAMESPACE)
+
+
+def test_the_namespace_that_had_a_subaccount_takes_it_back(
+    kubectl: Kubectl, twilio: TwilioSide, tenant_a: Tenant
+) -> None:
+    # A deletes its subaccount object (Orphan) and applies it again: its key and service still record the
+    # account in their status, which only the operator writes, so that account is A's to take back.
+    delete(kubectl, "twiliosubaccount", "prod", tenant_a.namespace)
+    seq = twilio.last_seq()
+    subaccount(kubectl, tenant_a.namespace, "prod")
+    back = ready_for(kubectl, "twiliosubaccount", "prod", tenant_a.namespace, timeout=60)
+    assert back["status"]["sid"] == tenant_a.sub
+    assert not [r for r in twilio.requests_since(seq) if r["operation"] == "CreateAccount"]
+    assert "Adopted" in [e["reason"] for e in events(kubectl, tenant_a.namespace, "prod")]
+    # Its key and service were never replaced.
+    key = ready_for(kubectl, "apikey", "app", tenant_a.namespace)
+    service = ready_for(kubectl, "messagingservice", "alerts", tenant_a.namespace)
+    assert key["status"]["sid"] == tenant_a.key and service["status"]["sid"] == tenant_a.service
+    assert_a_intact(twilio, kubectl, tenant_a)
 
 
 @pytest.mark.parametrize("kind", ["ApiKey", "MessagingService"])
@@ -286,17 +345,15 @@ def test_a_secret_replaced_by_the_user_is_never_overwritten(
     subaccount(kubectl, namespace)
     kubectl.apply(manifest("ApiKey", "app", subaccountRef={"name": "sub"}), namespace)
     ready_for(kubectl, "apikey", "app", namespace, timeout=60)
+    # Paused while the user swaps the Secret: a deleted Secret of the operator's is otherwise written again
+    # within moments, before anyone could put their own in its place.
+    kubectl.run(
+        "annotate", "--overwrite", "apikey", "app", "-n", namespace, "twilio.operator.dev/paused=true"
+    )
+    reason(kubectl, "apikey", "app", namespace, "Synced", "ReconcilePaused")
     kubectl.run("delete", "secret", "app", "-n", namespace)
     kubectl.apply(unmanaged_secret("app"), namespace)
-    kubectl.run(
-        "annotate",
-        "--overwrite",
-        "apikey",
-        "app",
-        "-n",
-        namespace,
-        "twilio.operator.dev/reconcile-requested-at=1",
-    )
+    kubectl.run("annotate", "apikey", "app", "-n", namespace, "twilio.operator.dev/paused-")
     reason(kubectl, "apikey", "app", namespace, "Synced", "SecretConflict")
     assert secret_data(kubectl, "app", namespace) == {"mine": "yes"}
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from chaos.control import TwilioSide, secret_values
 
-from tests.resilience.conftest import OPERATOR_ENV, Captured, make_namespace
+from tests.resilience.conftest import ADOPTING_NAMESPACE, OPERATOR_ENV, Captured, make_namespace
 from tests.resilience.helpers import conditions, manifest, ready, tracebacks, wait_for
 from tests.support.shape_proxy import ShapeProxy, drop, html, rfc9457, set_field, truncated
 from twilio_operator.sandbox.kubectl import Kubectl
@@ -230,9 +230,10 @@ def test_a_truncated_create_answer_still_ends_with_exactly_one_object(
     assert found == [obj["status"]["sid"]]
 
 
-def test_a_not_found_in_problem_details_form_is_still_not_found(
-    kubectl: Kubectl, namespace: str, proxy: ShapeProxy
-) -> None:
+def test_a_not_found_in_problem_details_form_is_still_not_found(kubectl: Kubectl, proxy: ShapeProxy) -> None:
+    # Adopting an existing subaccount is a privilege: this namespace is the one that has it.
+    namespace = ADOPTING_NAMESPACE
+    kubectl.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n")
     missing = "AC" + "0" * 32
     body = json.loads(manifest("TwilioSubaccount", "ghost"))
     body["metadata"]["annotations"] = {"twilio.operator.dev/external-name": missing}

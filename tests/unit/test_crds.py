@@ -16,7 +16,7 @@ CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.kind)
 def test_committed_crd_matches_regeneration(kind: Kind) -> None:
     committed = (CRD_DIR / crd_filename(kind)).read_text()
-    assert committed == render(crd_for(kind)), "crds/ is stale: run `make crds`"
+    assert committed == render(crd_for(kind)), "crds/ is stale: run `make generate`"
 
 
 def test_no_unexpected_files_in_crd_dir() -> None:

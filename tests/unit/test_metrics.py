@@ -30,6 +30,7 @@ TYPES = {
     "twilio_operator_twilio_retries_total": "counter",
     "twilio_operator_drift_corrections_total": "counter",
     "twilio_operator_objects": "gauge",
+    "twilio_operator_credentials_rejected": "gauge",
 }
 
 

@@ -32,6 +32,33 @@ def test_run_without_credentials_fails_with_one_actionable_line() -> None:
     assert len(lines) == 1 and "TWILIO_ACCOUNT_SID" in lines[0] and "TWILIO_AUTH_TOKEN" in lines[0]
 
 
+def test_run_without_kubernetes_credentials_fails_with_one_line(tmp_path: Path) -> None:
+    twilio = {"TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": "token", "HOME": str(tmp_path)}
+    for extra, says in (({}, "no Kubernetes credentials"), ({"KUBECONFIG": str(tmp_path / "gone")}, "gone")):
+        result = run_operator({**twilio, **extra})
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and says in lines[0] and "Kubernetes" in lines[0], result.stderr
+
+
+def test_the_cli_says_what_it_is_and_its_version() -> None:
+    described = subprocess.run(
+        [sys.executable, "-m", "twilio_operator.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Twilio messaging accounts" in described and "run" in described
+    version = subprocess.run(
+        [sys.executable, "-m", "twilio_operator.cli", "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert version.startswith("twilio-operator ")
+    run_help = subprocess.run(
+        [sys.executable, "-m", "twilio_operator.cli", "run", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert all(variable in run_help for variable in ("KUBECONFIG", "TWILIO_ACCOUNT_SID", "TWILIO_OPERATOR_"))
+
+
 def test_bad_settings_fail_with_one_line_naming_each_variable() -> None:
     result = run_operator(
         {
@@ -89,7 +116,7 @@ def test_peering_lifetime_reaches_kopf_and_has_a_safe_floor(monkeypatch: pytest.
 
 @pytest.mark.parametrize(
     ("log_format", "expected"),
-    [("plain", "[ns/obj] Handler 'reconcile' succeeded."), ("json", '"name": "obj"')],
+    [("plain", "INFO    [ns/obj] Created: created SK1 in Twilio"), ("json", '"name": "obj"')],
 )
 def test_log_lines_about_an_object_name_it(log_format: str, expected: str) -> None:
     root = logging.getLogger()
@@ -98,7 +125,7 @@ def test_log_lines_about_an_object_name_it(log_format: str, expected: str) -> No
         configure_logging(Settings(log_format=log_format))
         handler = next(h for h in root.handlers if h not in handlers)
         record = logging.LogRecord(
-            "kopf.objects", logging.INFO, __file__, 1, "Handler 'reconcile' succeeded.", (), None
+            "twilio_operator", logging.INFO, __file__, 1, "Created: created SK1 in Twilio", (), None
         )
         record.k8s_ref = {
             "apiVersion": "twilio.operator.dev/v1alpha1",

@@ -7,16 +7,12 @@ from typing import Literal
 from pydantic import Field
 
 from .common import (
-    ACCOUNT_SID_PATTERN,
-    DELETION_POLICY_DESCRIPTION,
     DURATION_PATTERN,
-    FRIENDLY_NAME_MAX,
     KEY_SID_PATTERN,
     NONZERO_DURATION_PATTERN,
     OBJECT_NAME_PATTERN,
-    DeletionPolicy,
-    LocalObjectReference,
-    ManagedStatus,
+    ChildSpec,
+    ChildStatus,
     Model,
 )
 
@@ -49,28 +45,9 @@ class KeyRotation(Model):
     )
 
 
-class ApiKeySpec(Model):
+class ApiKeySpec(ChildSpec):
     """Desired state of an API key."""
 
-    subaccount_ref: LocalObjectReference | None = Field(
-        default=None,
-        description="The TwilioSubaccount, in the same namespace, the key belongs to.",
-    )
-    account_sid: str | None = Field(
-        default=None,
-        pattern=ACCOUNT_SID_PATTERN,
-        description=(
-            "A raw account SID instead of subaccountRef. Refused unless the operator runs with "
-            "--allow-raw-account-sid. Without subaccountRef and accountSid the key is created on the parent "
-            "account, which needs --allow-parent-account."
-        ),
-    )
-    friendly_name: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=FRIENDLY_NAME_MAX,
-        description="Friendly name of the key in Twilio. Defaults to <namespace>/<name>.",
-    )
     type: KeyType | None = Field(
         default=None,
         description=(
@@ -96,7 +73,6 @@ class ApiKeySpec(Model):
             "and deletes the old one; Fail reports Synced=False reason SecretLost."
         ),
     )
-    deletion_policy: DeletionPolicy | None = Field(default=None, description=DELETION_POLICY_DESCRIPTION)
 
 
 class KeyRotationStatus(Model):
@@ -120,12 +96,9 @@ class KeyRotationStatus(Model):
     )
 
 
-class ApiKeyStatus(ManagedStatus):
+class ApiKeyStatus(ChildStatus):
     """Observed state of an API key. Never holds the secret."""
 
     secret_name: str | None = Field(default=None, description="Secret holding the key.")
-    account_sid: str | None = Field(
-        default=None, pattern=ACCOUNT_SID_PATTERN, description="Account the key belongs to."
-    )
     type: KeyType | None = Field(default=None, description="Type of the current key.")
     rotation: KeyRotationStatus | None = Field(default=None, description="Rotation progress.")

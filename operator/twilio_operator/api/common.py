@@ -9,7 +9,6 @@ from pydantic.alias_generators import to_camel
 
 ACCOUNT_SID_PATTERN = r"^AC[0-9a-f]{32}$"
 KEY_SID_PATTERN = r"^SK[0-9a-f]{32}$"
-SERVICE_SID_PATTERN = r"^MG[0-9a-f]{32}$"
 PHONE_NUMBER_SID_PATTERN = r"^PN[0-9a-f]{32}$"
 SHORT_CODE_SID_PATTERN = r"^SC[0-9a-f]{32}$"
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
@@ -58,6 +57,10 @@ class Condition(Model):
 class ManagedStatus(Model):
     """Status fields every kind carries."""
 
+    # Status is written only by the operator; a field an older version wrote (and the API server kept) is
+    # ignored when read back rather than making the object unreadable.
+    model_config = ConfigDict(**{**Model.model_config, "extra": "ignore"})
+
     conditions: list[Condition] = Field(
         default_factory=list, description="Ready and Synced conditions, as Crossplane managed resources have."
     )
@@ -72,6 +75,13 @@ class ManagedStatus(Model):
         default=None,
         description="The value of the reconcile-requested-at annotation the operator last acted on.",
     )
+    applied: dict[str, str] | None = Field(
+        default=None,
+        description=(
+            "Per Twilio field, a digest of the value the operator last applied (the spec with what it refers "
+            "to resolved): Twilio differing from it is a change made outside the operator."
+        ),
+    )
     last_handled_configuration: str | None = Field(
         default=None,
         description=(
@@ -81,9 +91,51 @@ class ManagedStatus(Model):
     )
 
 
+class ChildStatus(ManagedStatus):
+    """Status fields of every kind that lives inside a subaccount."""
+
+    account_sid: str | None = Field(
+        default=None, pattern=ACCOUNT_SID_PATTERN, description="Account the object belongs to."
+    )
+
+
 DeletionPolicy = Literal["Delete", "Orphan"]
 
-DELETION_POLICY_DESCRIPTION = (
-    "What happens to the Twilio object when this resource is deleted: Delete (the default) deletes it, "
-    "Orphan leaves it in Twilio."
-)
+
+class ManagedSpec(Model):
+    """Spec fields every kind has: the name the Twilio object carries and what deleting does in Twilio."""
+
+    friendly_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=FRIENDLY_NAME_MAX,
+        description="Friendly name of the object in Twilio. Defaults to <namespace>/<name>.",
+    )
+    deletion_policy: str | None = Field(
+        default=None, description="What deleting this resource does in Twilio."
+    )
+
+
+class ChildSpec(ManagedSpec):
+    """Spec fields of every kind that lives inside a subaccount."""
+
+    subaccount_ref: LocalObjectReference | None = Field(
+        default=None,
+        description="The TwilioSubaccount, in the same namespace, this object belongs to.",
+    )
+    account_sid: str | None = Field(
+        default=None,
+        pattern=ACCOUNT_SID_PATTERN,
+        description=(
+            "A raw account SID instead of subaccountRef. Refused unless the operator runs with "
+            "--allow-raw-account-sid. Without subaccountRef and accountSid the object is made on the parent "
+            "account, which needs --allow-parent-account."
+        ),
+    )
+    deletion_policy: DeletionPolicy | None = Field(
+        default=None,
+        description=(
+            "What happens to the Twilio object when this resource is deleted: Delete (the default) deletes "
+            "it, Orphan leaves it in Twilio."
+        ),
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -10,8 +9,9 @@ import yaml
 from .. import GROUP, VERSION
 from .kinds import CATEGORY, KINDS, Kind, PrinterColumn
 
-# Keywords pydantic emits that a structural schema does not want.
-_DROP = {"title", "default", "$defs", "additionalProperties"}
+# Keywords pydantic emits that a structural schema does not want (additionalProperties only as a boolean:
+# as a schema it types a map's values, which structural schemas allow).
+_DROP = {"title", "default", "$defs"}
 
 
 def _structural(node: Any, defs: dict[str, Any]) -> Any:
@@ -32,7 +32,7 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
             return _structural(merged, defs)
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in _DROP:
+        if key in _DROP or (key == "additionalProperties" and isinstance(value, bool)):
             continue
         if key == "properties":
             out[key] = {name: _structural(prop, defs) for name, prop in value.items()}
@@ -149,13 +149,3 @@ def crd_filename(kind: Kind) -> str:
 
 def render(crd: dict[str, Any]) -> str:
     return yaml.safe_dump(crd, sort_keys=False, width=120)
-
-
-def write_crds(directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for kind in KINDS:
-        path = directory / crd_filename(kind)
-        path.write_text(render(crd_for(kind)))
-        written.append(path)
-    return written

@@ -1,4 +1,8 @@
-"""The catalogue of kinds: names, printer columns and the models behind each."""
+"""The catalogue of kinds: names, printer columns and the models behind each.
+
+`KINDS` is what the API serves (the CRDs are generated from it); reconcile/registry.py says how each is run,
+and a test holds the two lists to the same kinds.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from dataclasses import dataclass, field
 
 from .. import GROUP, VERSION
 from .apikey import ApiKeySpec, ApiKeyStatus
-from .common import ManagedStatus, Model
+from .common import ManagedSpec, ManagedStatus
 from .messagingservice import MessagingServiceSpec, MessagingServiceStatus
 from .subaccount import TwilioSubaccountSpec, TwilioSubaccountStatus
 
@@ -29,7 +33,7 @@ class Kind:
     singular: str
     short_name: str
     description: str
-    spec: type[Model]
+    spec: type[ManagedSpec]
     status: type[ManagedStatus]
     extra_columns: tuple[PrinterColumn, ...] = field(default=())
 
@@ -40,6 +44,14 @@ class Kind:
     @property
     def api_version(self) -> str:
         return f"{GROUP}/{VERSION}"
+
+    @property
+    def group(self) -> str:
+        return GROUP
+
+    @property
+    def version(self) -> str:
+        return VERSION
 
 
 SUBACCOUNT = Kind(

@@ -8,16 +8,12 @@ from pydantic import ConfigDict, Field
 from pydantic.config import JsonDict
 
 from .common import (
-    ACCOUNT_SID_PATTERN,
-    DELETION_POLICY_DESCRIPTION,
     E164_PATTERN,
-    FRIENDLY_NAME_MAX,
     OBJECT_NAME_PATTERN,
     PHONE_NUMBER_SID_PATTERN,
     SHORT_CODE_SID_PATTERN,
-    DeletionPolicy,
-    LocalObjectReference,
-    ManagedStatus,
+    ChildSpec,
+    ChildStatus,
     Model,
 )
 
@@ -102,23 +98,9 @@ class Senders(Model):
     )
 
 
-class MessagingServiceSpec(Model):
+class MessagingServiceSpec(ChildSpec):
     """Desired state of a Messaging Service. A setting left out is left as Twilio has it."""
 
-    subaccount_ref: LocalObjectReference | None = Field(
-        default=None, description="The TwilioSubaccount, in the same namespace, the service belongs to."
-    )
-    account_sid: str | None = Field(
-        default=None,
-        pattern=ACCOUNT_SID_PATTERN,
-        description="A raw account SID instead of subaccountRef; refused unless the operator allows it.",
-    )
-    friendly_name: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=FRIENDLY_NAME_MAX,
-        description="Friendly name of the service. Defaults to <namespace>/<name>.",
-    )
     usecase: Usecase | None = Field(default=None, description="Declared use case of the service.")
     sticky_sender: bool | None = Field(default=None, description="Use the same sender for a recipient.")
     mms_converter: bool | None = Field(
@@ -143,7 +125,6 @@ class MessagingServiceSpec(Model):
     )
     webhooks: Webhooks | None = Field(default=None, description="Webhook URLs, literal or from an Ingress.")
     senders: Senders | None = Field(default=None, description="The sender pool.")
-    deletion_policy: DeletionPolicy | None = Field(default=None, description=DELETION_POLICY_DESCRIPTION)
 
 
 class ResolvedWebhooks(Model):
@@ -162,12 +143,9 @@ class SenderStatus(Model):
     alpha_senders: list[str] = Field(default_factory=list, description="Alphanumeric sender IDs in the pool.")
 
 
-class MessagingServiceStatus(ManagedStatus):
+class MessagingServiceStatus(ChildStatus):
     """Observed state of a Messaging Service."""
 
-    account_sid: str | None = Field(
-        default=None, pattern=ACCOUNT_SID_PATTERN, description="Account the service belongs to."
-    )
     webhooks: ResolvedWebhooks | None = Field(default=None, description="Webhook URLs as sent to Twilio.")
     senders: SenderStatus | None = Field(default=None, description="The pool as Twilio reports it.")
     managed_fields: list[str] | None = Field(

@@ -6,21 +6,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import ACCOUNT_SID_PATTERN, FRIENDLY_NAME_MAX, LocalObjectReference, ManagedStatus, Model
+from .common import ACCOUNT_SID_PATTERN, LocalObjectReference, ManagedSpec, ManagedStatus
 
 SubaccountState = Literal["Active", "Suspended"]
 SubaccountDeletionPolicy = Literal["Orphan", "Suspend", "Close"]
 
 
-class TwilioSubaccountSpec(Model):
+class TwilioSubaccountSpec(ManagedSpec):
     """Desired state of a Twilio subaccount."""
 
-    friendly_name: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=FRIENDLY_NAME_MAX,
-        description="Friendly name of the subaccount in Twilio. Defaults to <namespace>/<name>.",
-    )
     state: SubaccountState | None = Field(
         default=None,
         description=(

@@ -1,8 +1,8 @@
-"""Webhook URLs resolved from Ingresses, which the operator watches as live input."""
+"""Webhook URLs resolved from Ingresses, which the operator watches as live input (kept in a kopf index)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,21 +26,51 @@ class ResolvedUrl:
     secure: bool
 
 
-def _routes(path: str, rule_path: str, path_type: str) -> bool:
-    if path_type == "Exact":
-        return path == rule_path
+@dataclass(frozen=True)
+class Route:
+    host: str
+    path: str
+    path_type: str
+
+
+@dataclass(frozen=True)
+class IngressView:
+    """What webhook URLs need of an Ingress: its routes and the hosts it has TLS for."""
+
+    routes: frozenset[Route]
+    tls_hosts: frozenset[str]
+
+
+def view(ingress: Mapping[str, Any]) -> IngressView:
+    spec = ingress.get("spec") or {}
+    rules = [r for r in spec.get("rules") or [] if isinstance(r, dict)]
+    routes = {
+        Route(str(r.get("host") or ""), str(p.get("path") or "/"), str(p.get("pathType") or "Prefix"))
+        for r in rules
+        for p in (r.get("http") or {}).get("paths") or []
+        if isinstance(p, dict)
+    }
+    # A rule without paths still names its host.
+    routes |= {Route(str(r["host"]), "", "") for r in rules if r.get("host")}
+    tls = {str(h) for t in spec.get("tls") or [] if isinstance(t, dict) for h in t.get("hosts") or []}
+    return IngressView(frozenset(routes), frozenset(tls))
+
+
+def _routes(path: str, route: Route) -> bool:
+    if not route.path_type:
+        return False  # the placeholder of a rule without paths
+    if route.path_type == "Exact":
+        return path == route.path
     # Prefix (and ImplementationSpecific, read as Prefix): matches whole path elements.
-    prefix = rule_path.rstrip("/")
+    prefix = route.path.rstrip("/")
     return prefix in ("", path) or path.startswith(prefix + "/")
 
 
-def resolve(ingress: dict[str, Any] | None, name: str, path: str, host: str | None) -> ResolvedUrl:
+def resolve(ingress: IngressView | None, name: str, path: str, host: str | None) -> ResolvedUrl:
     """`https://<host><path>` when the Ingress has TLS for the host, `http://` otherwise."""
     if ingress is None:
         raise IngressProblem(INGRESS_NOT_FOUND, f"Ingress {name} does not exist")
-    spec = ingress.get("spec") or {}
-    rules = [r for r in spec.get("rules") or [] if isinstance(r, dict)]
-    hosts = sorted({str(r["host"]) for r in rules if r.get("host")})
+    hosts = sorted({r.host for r in ingress.routes if r.host})
     if host is None:
         if not hosts:
             raise IngressProblem(INGRESS_HAS_NO_HOST, f"Ingress {name} has no rule with a host")
@@ -52,44 +82,7 @@ def resolve(ingress: dict[str, Any] | None, name: str, path: str, host: str | No
         host = hosts[0]
     elif host not in hosts:
         raise IngressProblem(INGRESS_HAS_NO_HOST, f"Ingress {name} has no rule for host {host}")
-    routed = any(
-        _routes(path, str(p.get("path") or "/"), str(p.get("pathType") or "Prefix"))
-        for r in rules
-        if r.get("host") == host
-        for p in (r.get("http") or {}).get("paths") or []
-    )
-    if not routed:
+    if not any(r.host == host and _routes(path, r) for r in ingress.routes):
         raise IngressProblem(PATH_NOT_ROUTED, f"no rule of Ingress {name} routes {host}{path}")
-    secure = any(host in (t.get("hosts") or []) for t in spec.get("tls") or [] if isinstance(t, dict))
+    secure = host in ingress.tls_hosts
     return ResolvedUrl(f"{'https' if secure else 'http'}://{host}{path}", secure)
-
-
-class IngressDirectory:
-    """Ingresses seen on the watch stream, and which objects reference each (to wake them on a change)."""
-
-    def __init__(self) -> None:
-        self._ingresses: dict[tuple[str, str], dict[str, Any]] = {}
-        self._referrers: dict[tuple[str, str], set[str]] = defaultdict(set)
-        self._references: dict[str, set[tuple[str, str]]] = {}
-
-    def observe(self, namespace: str, name: str, body: dict[str, Any] | None) -> set[str]:
-        """Record an Ingress event; return the uids of the objects that reference it."""
-        key = (namespace, name)
-        if body is None:
-            self._ingresses.pop(key, None)
-        else:
-            self._ingresses[key] = body
-        return set(self._referrers.get(key, ()))
-
-    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._ingresses.get((namespace, name))
-
-    def refer(self, uid: str, namespace: str, names: set[str] | None) -> None:
-        """Record which Ingresses an object references (None: the object is gone)."""
-        for key in self._references.pop(uid, set()):
-            self._referrers[key].discard(uid)
-        if names:
-            keys = {(namespace, n) for n in names}
-            self._references[uid] = keys
-            for key in keys:
-                self._referrers[key].add(uid)

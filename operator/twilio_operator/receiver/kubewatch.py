@@ -1,42 +1,22 @@
 """List and watch namespaced Kubernetes objects, keeping an up-to-date map of them.
 
-Built on the operator's ``KubeClient`` (its connection and credentials), adding only a streaming read for
-watches. A watch that ends is resumed from the last resourceVersion; ``410 Gone`` or any error re-lists
-after a short, growing pause, so a restarted API server or a dropped stream heals without a restart.
+Built on the operator's ``KubeClient`` (its credentials, renewed on a 401, and its watch requests). A watch
+that ends is resumed from the last resourceVersion; ``410 Gone`` or any error re-lists after a short,
+growing pause, so a restarted API server or a dropped stream heals without a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
-
-import aiohttp
 
 from ..kube.client import KubeClient, KubeError
 
 log = logging.getLogger(__name__)
 WATCH_SECONDS = 290
 MAX_PAUSE = 30.0
-
-
-class WatchingKubeClient(KubeClient):
-    async def stream(self, path: str, params: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
-        """The watch events of a ``?watch=1`` request, one JSON object per line, until the server ends it."""
-        timeout = aiohttp.ClientTimeout(total=None, sock_read=WATCH_SECONDS + 30)
-        try:
-            async with self._session.get(
-                self.server + path, params={**params, "watch": "1"}, timeout=timeout
-            ) as response:
-                if response.status >= 400:
-                    self._answer(response.status, await response.text())
-                async for line in response.content:
-                    if line.strip():
-                        yield json.loads(line)
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise KubeError(0, "Unavailable", f"watch {path}: {type(error).__name__}") from error
 
 
 Objects = dict[str, dict[str, Any]]
@@ -47,7 +27,7 @@ class Watch:
 
     def __init__(
         self,
-        kube: WatchingKubeClient,
+        kube: KubeClient,
         path: str,
         changed: Callable[[Objects], None],
         label_selector: str | None = None,
@@ -82,7 +62,7 @@ class Watch:
         while True:
             params = {**self.params, "resourceVersion": version, "timeoutSeconds": str(WATCH_SECONDS)}
             params["allowWatchBookmarks"] = "true"
-            async for event in self.kube.stream(self.path, params):
+            async for event in self.kube.watch(self.path, params):
                 kind, obj = event.get("type"), event.get("object") or {}
                 if kind == "ERROR":
                     # Usually 410 Gone: the version is too old to resume from.

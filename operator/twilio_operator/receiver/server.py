@@ -16,10 +16,10 @@ import time
 import kopf
 from aiohttp import web
 
+from ..kube.client import Credentials, KubeClient
 from .app import Receiver
 from .committer import Committer
 from .directory import Directory
-from .kubewatch import WatchingKubeClient
 from .metrics import ReceiverMetrics
 from .repair import Outages, Repairer, RepairSettings
 from .settings import ReceiverConfigurationError, ReceiverSettings
@@ -126,7 +126,10 @@ async def serve(settings: ReceiverSettings) -> None:
     await web.TCPSite(runner, host, port).start()
     log.info("listening on %s:%d, credentials from namespace %s", host, port, namespace)
 
-    kube = WatchingKubeClient(info)
+    credentials = Credentials()
+    # Logged in again, the same way, when the API server refuses an expired service-account token.
+    credentials.update(info, connection)
+    kube = KubeClient(credentials)
     sources = NamespaceSources(kube, namespace, directory)
     receiver.credentials_loaded = sources.credentials_loaded
     sources.start()

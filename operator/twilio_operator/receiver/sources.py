@@ -6,10 +6,10 @@ import asyncio
 import logging
 from typing import Any
 
-from ..kube.client import resource_path
+from ..kube.client import KubeClient, resource_path
 from ..kube.secrets import decode
 from .directory import Directory
-from .kubewatch import Objects, Watch, WatchingKubeClient
+from .kubewatch import Objects, Watch
 from .tasks import cancel
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def _sid_names(objects: Objects) -> dict[str, str]:
 class NamespaceSources:
     """Three watches feeding a ``Directory``; each heals on its own when the API server comes back."""
 
-    def __init__(self, kube: WatchingKubeClient, namespace: str, directory: Directory) -> None:
+    def __init__(self, kube: KubeClient, namespace: str, directory: Directory) -> None:
         self.directory = directory
         self.watches = [
             Watch(

@@ -2,41 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
-import re
-from typing import Any
 
-from ..api.apikey import ApiKeySpec
+from ..api.apikey import ApiKeySpec, ApiKeyStatus, KeyRotationStatus
+from ..api.kinds import API_KEY
+from ..clock import now_rfc3339, parse_duration, parse_time, rfc3339, utcnow
 from ..kube import events
-from ..kube.client import KubeClient
 from ..kube.secrets import SecretConflict, decode, read_owned, write_owned
-from ..settings import Settings
-from ..twilio.gateway import TwilioGateway
 from ..twilio.keys import DesiredKey, Keys
+from ..twilio.observed import Observed
 from . import conditions as c
-from .child import ChildKind, parse_spec
-from .model import (
-    CREATE_PENDING,
-    CREATE_SUCCEEDED,
-    EXTERNAL_NAME,
-    PREFIX,
-    Journal,
-    Observed,
-    Outcome,
-    Resource,
-)
-from .references import SubaccountDirectory, invalid
+from .child import SUBACCOUNT_REF, ChildKind, invalid
+from .entry import KindEntry, Services
+from .locks import Locks
+from .model import CREATE_PENDING, CREATE_SUCCEEDED, EXTERNAL_NAME, PREFIX, Journal, Outcome, Resource
 
 ROTATE_REQUESTED_AT = PREFIX + "rotate-requested-at"
 SECRET_DIGEST = PREFIX + "secret-sha256"
 DEFAULT_GRACE = datetime.timedelta(hours=1)
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-
-def duration(text: str) -> datetime.timedelta:
-    """90s, 15m, 12h, 30d, 1h30m (the CRD's pattern guarantees the shape)."""
-    return datetime.timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in re.findall(r"(\d+)([smhd])", text)))
+Key = Resource[ApiKeySpec, ApiKeyStatus]
 
 
 def digest(secret: str) -> str:
@@ -44,29 +31,26 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def rfc3339(moment: datetime.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+def _spec_duration(text: str | None, default: datetime.timedelta) -> datetime.timedelta:
+    # The CRD's pattern guarantees the shape.
+    return parse_duration(text) or default
 
 
-def parse(value: Any) -> datetime.datetime | None:
-    if not value:
-        return None
-    return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+class ApiKeyKind(ChildKind[ApiKeySpec, ApiKeyStatus, DesiredKey]):
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+        self.kube = services.kube
+        # One pass at a time per Secret name: two keys naming one Secret, applied together, would otherwise
+        # both find it free, both make a key, and one could not store its secret.
+        self._secret_names = Locks()
 
+    def hold(self, resource: Key) -> contextlib.AbstractAsyncContextManager[None]:
+        return self._secret_names.hold(f"{resource.namespace}/{resource.spec.secret_name or resource.name}")
 
-class ApiKeyKind(ChildKind):
-    def __init__(
-        self, gateway: TwilioGateway, kube: KubeClient, settings: Settings, directory: SubaccountDirectory
-    ) -> None:
-        super().__init__(gateway, settings, directory)
-        self.kube = kube
-
-    def _spec(self, resource: Resource) -> ApiKeySpec:
-        return parse_spec(ApiKeySpec, resource)
-
-    async def desired(self, resource: Resource, journal: Journal) -> DesiredKey:
-        spec = self._spec(resource)
-        if resource.annotations.get(EXTERNAL_NAME) and not resource.annotations.get(CREATE_SUCCEEDED):
+    async def desired(self, resource: Key, journal: Journal) -> DesiredKey:
+        spec = resource.spec
+        named = resource.annotations.get(EXTERNAL_NAME)
+        if named and named != resource.status.sid and not resource.made_here:
             message = (
                 "an existing API key cannot be adopted: Twilio never shows its secret again; remove the "
                 f"{EXTERNAL_NAME} annotation to create a new key"
@@ -90,11 +74,11 @@ class ApiKeyKind(ChildKind):
             raise Outcome(
                 str(conflict),
                 ready=c.Cond.false(c.UNAVAILABLE, str(conflict)),
-                synced=c.Cond.false("SecretConflict", str(conflict)),
+                synced=c.Cond.false(c.SECRET_CONFLICT, str(conflict)),
             ) from None
         return DesiredKey(
             account_sid=account,
-            friendly_name=spec.friendly_name or resource.default_friendly_name,
+            friendly_name=resource.friendly_name,
             type=key_type,
             policy=tuple(sorted(spec.policy.allow)) if spec.policy else None,
             secret_name=secret_name,
@@ -104,12 +88,9 @@ class ApiKeyKind(ChildKind):
     def external(self, desired: DesiredKey) -> Keys:
         return Keys(self.gw, desired.account_sid, desired.type)
 
-    def account_of(self, desired: DesiredKey) -> str:
-        return desired.account_sid
-
     # --- the Secret --------------------------------------------------------------------------------
 
-    async def _write_secret(self, resource: Resource, desired: DesiredKey, key: Observed) -> None:
+    async def _write_secret(self, resource: Key, desired: DesiredKey, key: Observed) -> None:
         secret = key.secrets["secret"]
         await write_owned(
             self.kube,
@@ -127,8 +108,8 @@ class ApiKeyKind(ChildKind):
         )
 
     @staticmethod
-    def _secret_holds(desired: DesiredKey, sid: str) -> bool:
-        if desired.secret is None:
+    def _secret_holds(desired: DesiredKey, sid: str | None) -> bool:
+        if desired.secret is None or sid is None:
             return False
         data = decode(desired.secret)
         annotations = desired.secret.get("metadata", {}).get("annotations") or {}
@@ -139,43 +120,54 @@ class ApiKeyKind(ChildKind):
             and annotations.get(SECRET_DIGEST) == digest(data.get("TWILIO_API_SECRET", ""))
         )
 
-    async def _replace(
-        self, resource: Resource, desired: DesiredKey, keys: Keys, journal: Journal
-    ) -> Observed:
+    async def _store(
+        self, resource: Key, desired: DesiredKey, keys: Keys, key: Observed, journal: Journal
+    ) -> None:
+        """Write a new key's secret; a key whose secret cannot be stored (the Secret became someone else's)
+        is revoked at once and forgotten, never left alive."""
+        try:
+            await self._write_secret(resource, desired, key)
+        except SecretConflict as conflict:
+            await keys.delete(key.sid)
+            await journal.annotate(resource, {EXTERNAL_NAME: None, CREATE_SUCCEEDED: None})
+            message = f"{conflict}; key {key.sid} was revoked at once"
+            raise Outcome(
+                message,
+                ready=c.Cond.false(c.UNAVAILABLE, message),
+                synced=c.Cond.false(c.SECRET_CONFLICT, message),
+            ) from None
+
+    async def _replace(self, resource: Key, desired: DesiredKey, keys: Keys, journal: Journal) -> Observed:
         """Create a new key and store it; the caller decides what happens to the old one."""
-        await journal.annotate(resource, {CREATE_PENDING: c.now_rfc3339()})
+        await journal.annotate(resource, {CREATE_PENDING: now_rfc3339()})
         new = await keys.create(desired)
         await journal.record(resource, new.sid, created=True)
-        await self._write_secret(resource, desired, new)
+        await self._store(resource, desired, keys, new, journal)
         return new
 
     # --- after the key converged -------------------------------------------------------------------
 
     async def publish(
-        self, resource: Resource, desired: DesiredKey, observed: Observed, created: bool, journal: Journal
-    ) -> Observed:
-        spec = self._spec(resource)
+        self, resource: Key, desired: DesiredKey, observed: Observed, created: bool, journal: Journal
+    ) -> tuple[Observed, ApiKeyStatus]:
+        spec, status = resource.spec, resource.status
         keys = self.external(desired)
-        status = resource.status
-        rotation = dict(status.get("rotation") or {})
-        now = datetime.datetime.now(datetime.UTC)
-        previous: str | None = rotation.get("previousSid")
-        expires = parse(rotation.get("previousExpiresAt"))
-        grace = (
-            duration(spec.rotation.grace_period)
-            if spec.rotation and spec.rotation.grace_period
-            else DEFAULT_GRACE
-        )
+        rotation = status.rotation or KeyRotationStatus()
+        now = utcnow()
+        previous = rotation.previous_sid
+        expires = parse_time(rotation.previous_expires_at)
+        grace = _spec_duration(spec.rotation.grace_period if spec.rotation else None, DEFAULT_GRACE)
         requested = resource.annotations.get(ROTATE_REQUESTED_AT)
         rotated = created
 
-        current = rotation.get("currentSid")
+        current = rotation.current_sid
         if (
             not created
             and current
             and current != observed.sid
             and not self._secret_holds(desired, observed.sid)
-        ) and self._secret_holds(desired, current):
+            and self._secret_holds(desired, current)
+        ):
             # A replacement was interrupted before its secret was stored: the Secret still holds the
             # current key, which workloads use. Revoke the unstored one and carry on from the current.
             await keys.delete(observed.sid)
@@ -192,13 +184,13 @@ class ApiKeyKind(ChildKind):
             previous, expires, rotated = current, now + grace, True
 
         if created:
-            await self._write_secret(resource, desired, observed)
+            await self._store(resource, desired, keys, observed, journal)
         elif finished:
             pass
         elif not self._secret_holds(desired, observed.sid):
             # A key the status never reported as current never had its secret stored: replacing it is
             # finishing its creation, not recovering a lost Secret.
-            stored = rotation.get("currentSid") == observed.sid
+            stored = current == observed.sid
             if stored and (spec.on_secret_loss or "Recreate") == "Fail":
                 message = f"Secret {desired.secret_name} no longer holds key {observed.sid}"
                 raise Outcome(
@@ -210,8 +202,8 @@ class ApiKeyKind(ChildKind):
             stale = decode(desired.secret).get("TWILIO_API_KEY") if desired.secret else None
             # Revoke first: these secrets are gone, and a replacement that fails to be stored in turn must not
             # leave them behind.
-            for sid in {lost, stale, previous} - {None}:
-                if sid and sid.startswith("SK"):
+            for sid in sorted({s for s in (lost, stale, previous) if s}):
+                if sid.startswith("SK"):
                     await keys.delete(sid)
             observed = await self._replace(resource, desired, keys, journal)
             previous, expires, rotated = None, None, True
@@ -220,18 +212,17 @@ class ApiKeyKind(ChildKind):
                 events.warning(resource.body, "SecretLost", f"replaced key {lost} with {observed.sid}")
         else:
             policy_changed = desired.type == "Restricted" and observed.data.get("policy") != desired.policy
-            spec_changed = status.get("observedGeneration") != resource.generation
-            type_changed = status.get("type") not in (None, desired.type)
-            due = parse(rotation.get("nextRotationTime"))
+            type_changed = status.type not in (None, desired.type)
+            due = parse_time(rotation.next_rotation_time)
             why = next(
                 (
                     text
                     for text, applies in (
                         ("the key type changed", type_changed),
-                        ("the policy changed", policy_changed and spec_changed),
+                        ("the policy changed", policy_changed and "policy" in resource.changed),
                         (
                             f"{ROTATE_REQUESTED_AT} is {requested}",
-                            requested is not None and requested != rotation.get("handledRotateRequest"),
+                            requested is not None and requested != rotation.handled_rotate_request,
                         ),
                         (
                             "the rotation schedule is due",
@@ -256,60 +247,42 @@ class ApiKeyKind(ChildKind):
         if previous and expires and now >= expires:
             await keys.delete(previous)
             previous, expires = None, None
-        if rotated:
-            rotation["lastRotationTime"] = rfc3339(now)
-        every = duration(spec.rotation.every) if spec.rotation else None
-        last = parse(rotation.get("lastRotationTime")) or now
-        rotation.update(
-            {
-                "currentSid": observed.sid,
-                "previousSid": previous,
-                "previousExpiresAt": rfc3339(expires) if expires else None,
-                "nextRotationTime": rfc3339(last + every) if every else None,
-                "handledRotateRequest": requested or rotation.get("handledRotateRequest"),
-            }
+        last_rotation = rfc3339(now) if rotated else rotation.last_rotation_time
+        every = parse_duration(spec.rotation.every) if spec.rotation else None
+        last = parse_time(last_rotation) or now
+        return observed, ApiKeyStatus(
+            secret_name=desired.secret_name,
+            account_sid=desired.account_sid,
+            type=desired.type,
+            rotation=KeyRotationStatus(
+                current_sid=observed.sid,
+                previous_sid=previous,
+                previous_expires_at=rfc3339(expires) if expires else None,
+                last_rotation_time=last_rotation,
+                next_rotation_time=rfc3339(last + every) if every else None,
+                handled_rotate_request=requested or rotation.handled_rotate_request,
+            ),
         )
-        observed.data.update(
-            {
-                "rotation": rotation,
-                "account_sid": desired.account_sid,
-                "secret_name": desired.secret_name,
-                "type": desired.type,
-            }
-        )
-        return observed
 
-    def status(self, observed: Observed) -> dict[str, Any]:
-        return {
-            "secretName": observed.data.get("secret_name"),
-            "accountSid": observed.data.get("account_sid"),
-            "type": observed.data.get("type"),
-            "rotation": observed.data.get("rotation"),
-        }
+    def retained(self, status: ApiKeyStatus) -> set[str]:
+        previous = status.rotation.previous_sid if status.rotation else None
+        return {previous} if previous else set()
 
-    def deadline(self, status: dict[str, Any]) -> datetime.datetime | None:
-        rotation = status.get("rotation") or {}
-        moments = [parse(rotation.get("previousExpiresAt")), parse(rotation.get("nextRotationTime"))]
+    def deadline(self, status: ApiKeyStatus) -> datetime.datetime | None:
+        rotation = status.rotation or KeyRotationStatus()
+        moments = [parse_time(rotation.previous_expires_at), parse_time(rotation.next_rotation_time)]
         present = [m for m in moments if m is not None]
         return min(present) if present else None
 
     # --- deletion ----------------------------------------------------------------------------------
 
-    @staticmethod
-    def deletion_policy(spec: dict[str, Any]) -> str:
-        return str(spec.get("deletionPolicy") or "Delete")
-
-    @staticmethod
-    def finalizer_needed(spec: dict[str, Any]) -> bool:
-        return ApiKeyKind.deletion_policy(spec) == "Delete"
-
-    async def delete(self, resource: Resource, sid: str, policy: str) -> None:
+    async def delete(self, resource: Key, sid: str, policy: str) -> None:
         account = self.account_at_deletion(resource)
         if policy != "Delete" or not account:
             return
         status = resource.status
-        keys = Keys(self.gw, account, str(status.get("type") or "Standard"))
-        previous = (status.get("rotation") or {}).get("previousSid")
+        keys = Keys(self.gw, account, status.type or "Standard")
+        previous = status.rotation.previous_sid if status.rotation else None
 
         async def revoke() -> None:
             for key in (sid, previous):
@@ -318,16 +291,25 @@ class ApiKeyKind(ChildKind):
 
         await self.delete_in(account, revoke)
 
-    async def delete_orphans(self, resource: Resource, since: datetime.datetime) -> None:
+    async def delete_orphans(self, resource: Key, since: datetime.datetime) -> None:
         account = self.account_at_deletion(resource)
-        if self.deletion_policy(resource.spec) != "Delete" or not account:
+        if resource.spec.deletion_policy == "Orphan" or not account:
             return
         keys = Keys(self.gw, account, "Standard")
-        name = str(resource.spec.get("friendlyName") or resource.default_friendly_name)
-        probe = DesiredKey(account, name, "Standard", None, "")
+        probe = DesiredKey(account, resource.friendly_name, "Standard", None, "")
 
         async def revoke() -> None:
             for orphan in await keys.find(probe, since):
                 await keys.delete(orphan.sid)
 
         await self.delete_in(account, revoke)
+
+
+ENTRY = KindEntry(
+    kind=API_KEY,
+    plug=ApiKeyKind,
+    default_deletion_policy="Delete",
+    acting_deletion_policies=frozenset({"Delete"}),
+    references=(SUBACCOUNT_REF,),
+    owns_secrets=True,
+)

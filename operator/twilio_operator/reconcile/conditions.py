@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from ..api.common import Condition
+from ..clock import now_rfc3339
 
 READY = "Ready"
 SYNCED = "Synced"
@@ -26,23 +29,13 @@ INVALID_SPEC = "InvalidSpec"
 FORBIDDEN = "Forbidden"
 EXTERNAL_NOT_FOUND = "ExternalNotFound"
 SUBACCOUNT_CLOSED = "SubaccountClosed"
-CREATE_UNCERTAIN = "CreateUncertain"
 ALREADY_MANAGED = "AlreadyManaged"
 CANNOT_ADOPT = "CannotAdopt"
-
-# Synced reasons that no retry will fix: the spec, Twilio or a person must change something first.
-TERMINAL_REASONS = frozenset(
-    {
-        INVALID_SPEC,
-        FORBIDDEN,
-        EXTERNAL_NOT_FOUND,
-        SUBACCOUNT_CLOSED,
-        CREATE_UNCERTAIN,
-        ALREADY_MANAGED,
-        CANNOT_ADOPT,
-        "TwilioRejected",
-    }
-)
+SECRET_CONFLICT = "SecretConflict"
+TWILIO_REJECTED = "TwilioRejected"
+SUBACCOUNT_NOT_FOUND = "SubaccountNotFound"
+ADOPTION_NOT_ALLOWED = "AdoptionNotAllowed"
+CREDENTIALS_REJECTED = "CredentialsRejected"
 
 
 @dataclass(frozen=True)
@@ -60,15 +53,9 @@ class Cond:
         return cls("False", reason, message)
 
 
-def now_rfc3339() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def merge(
-    existing: list[dict[str, Any]] | None, updates: dict[str, Cond], generation: int
-) -> list[dict[str, Any]]:
+def merge(existing: Sequence[Condition], updates: dict[str, Cond], generation: int) -> list[dict[str, Any]]:
     """New condition list: lastTransitionTime changes only when a condition's status changes."""
-    by_type = {c.get("type"): c for c in existing or [] if isinstance(c, dict)}
+    by_type = {c.type: c.model_dump(by_alias=True) for c in existing}
     result: list[dict[str, Any]] = []
     for ctype in (READY, SYNCED):
         old = by_type.get(ctype)

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-import datetime
-import functools
 import re
 from typing import Any
 
-from pydantic import BaseModel
-
-from ..api.messagingservice import MessagingServiceSpec
+from ..api.kinds import MESSAGING_SERVICE
+from ..api.messagingservice import (
+    MessagingServiceSpec,
+    MessagingServiceStatus,
+    ResolvedWebhooks,
+    SenderStatus,
+    StatusCallback,
+    Webhook,
+)
 from ..kube import events
-from ..kube.ingress import IngressDirectory, IngressProblem, resolve
-from ..settings import Settings
+from ..kube.ingress import IngressProblem, IngressView, resolve
+from ..kube.ingress import view as ingress_view
 from ..twilio.errors import NotFound, Terminal
-from ..twilio.gateway import TwilioGateway
+from ..twilio.observed import Observed
 from ..twilio.services import SETTING_DEFAULTS, DesiredSenders, DesiredService, Services
 from . import conditions as c
-from .child import ChildKind, parse_spec
-from .model import Journal, Observed, Outcome, Resource
-from .references import SubaccountDirectory
+from .child import SUBACCOUNT_REF, ChildKind
+from .entry import KindEntry
+from .entry import Services as Shared
+from .indexes import Directory, Followed, Reference
+from .model import Journal, Outcome, Resource
 
 SETTINGS = (
     "usecase",
@@ -49,42 +55,36 @@ SENDER_ERRORS = {
     21421: "SenderNotFound",
 }
 
+Service = Resource[MessagingServiceSpec, MessagingServiceStatus]
 
-def ingress_names(spec: dict[str, Any]) -> set[str]:
+INGRESSES = Followed("networking.k8s.io", "v1", "ingresses", ingress_view)
+
+
+def _hooks(spec: MessagingServiceSpec) -> dict[str, Webhook | StatusCallback]:
+    """The declared webhooks by spec name."""
+    if spec.webhooks is None:
+        return {}
+    hooks = {name: getattr(spec.webhooks, name) for name in WEBHOOKS}
+    return {name: hook for name, hook in hooks.items() if hook is not None}
+
+
+def ingress_names(spec: MessagingServiceSpec) -> set[str]:
     """Names of the Ingresses a spec's webhooks reference."""
-    webhooks = spec.get("webhooks") or {}
-    return {
-        str(hook["ingressRef"]["name"])
-        for hook in webhooks.values()
-        if isinstance(hook, dict)
-        and isinstance(hook.get("ingressRef"), dict)
-        and hook["ingressRef"].get("name")
-    }
+    return {hook.ingress_ref.name for hook in _hooks(spec).values() if hook.ingress_ref is not None}
 
 
-class MessagingServiceKind(ChildKind):
-    def __init__(
-        self,
-        gateway: TwilioGateway,
-        settings: Settings,
-        directory: SubaccountDirectory,
-        ingresses: IngressDirectory,
-    ) -> None:
-        super().__init__(gateway, settings, directory)
-        self.ingresses = ingresses
+class MessagingServiceKind(ChildKind[MessagingServiceSpec, MessagingServiceStatus, DesiredService]):
+    def __init__(self, services: Shared) -> None:
+        super().__init__(services)
+        self.ingresses: Directory[IngressView] = services.directory(INGRESSES)
 
-    def _spec(self, resource: Resource) -> MessagingServiceSpec:
-        return parse_spec(MessagingServiceSpec, resource)
-
-    def _webhooks(self, resource: Resource, spec: MessagingServiceSpec) -> tuple[dict[str, Any], list[str]]:
-        """Declared webhook fields (URLs resolved) and the URLs that are not HTTPS."""
+    def _webhooks(self, resource: Service) -> tuple[dict[str, Any], dict[str, str]]:
+        """Declared webhook fields (URLs resolved), and the URLs that are not HTTPS with why."""
         values: dict[str, Any] = {}
-        insecure: list[str] = []
-        for name, (url_field, method_field) in WEBHOOKS.items():
-            hook: BaseModel | None = getattr(spec.webhooks, name) if spec.webhooks else None
-            if hook is None:
-                continue
-            ref = getattr(hook, "ingress_ref", None)
+        insecure: dict[str, str] = {}
+        for name, hook in _hooks(resource.spec).items():
+            url_field, method_field = WEBHOOKS[name]
+            ref = hook.ingress_ref
             if ref is not None:
                 try:
                     resolved = resolve(
@@ -98,64 +98,58 @@ class MessagingServiceKind(ChildKind):
                     ) from None
                 values[url_field] = resolved.url
                 if not resolved.secure:
-                    insecure.append(resolved.url)
+                    insecure[resolved.url] = f"Ingress {ref.name} has no TLS for its host"
             else:
-                values[url_field] = getattr(hook, "url", None) or ""
+                values[url_field] = hook.url or ""
+                if (hook.url or "").startswith("http://"):
+                    insecure[hook.url or ""] = "the spec gives an http:// URL"
             method = getattr(hook, "method", None)
             if method_field and method:
                 values[method_field] = method
         return values, insecure
 
-    async def desired(self, resource: Resource, journal: Journal) -> DesiredService:
-        spec = self._spec(resource)
-        webhooks, _insecure = self._webhooks(resource, spec)
+    async def desired(self, resource: Service, journal: Journal) -> DesiredService:
+        spec = resource.spec
+        webhooks, _insecure = self._webhooks(resource)
         account = await self.account(resource, journal)
         declared = {name: getattr(spec, name) for name in SETTINGS if getattr(spec, name) is not None}
         declared.update(webhooks)
-        previously = set(resource.status.get("managedFields") or [])
+        previously = set(resource.status.managed_fields or [])
         removed = {
             name: SETTING_DEFAULTS[name] for name in previously - declared.keys() if name in SETTING_DEFAULTS
         }
         senders = spec.senders
+
+        def pool(name: str) -> frozenset[str] | None:
+            entries = getattr(senders, name) if senders else None
+            return frozenset(entries) if entries is not None else None
+
         return DesiredService(
             account_sid=account,
-            friendly_name=spec.friendly_name or resource.default_friendly_name,
+            friendly_name=resource.friendly_name,
             settings={**removed, **declared},
             senders=DesiredSenders(
-                phone_numbers=frozenset(senders.phone_numbers)
-                if senders and senders.phone_numbers is not None
-                else None,
-                short_codes=frozenset(senders.short_codes)
-                if senders and senders.short_codes is not None
-                else None,
-                alpha_senders=frozenset(senders.alpha_senders)
-                if senders and senders.alpha_senders is not None
-                else None,
+                phone_numbers=pool("phone_numbers"),
+                short_codes=pool("short_codes"),
+                alpha_senders=pool("alpha_senders"),
             ),
         )
 
     def external(self, desired: DesiredService) -> Services:
         return Services(self.gw, desired.account_sid)
 
-    def account_of(self, desired: DesiredService) -> str:
-        return desired.account_sid
-
     async def publish(
-        self, resource: Resource, desired: DesiredService, observed: Observed, created: bool, journal: Journal
-    ) -> Observed:
-        spec = self._spec(resource)
-        _webhooks, insecure = self._webhooks(resource, spec)
+        self, resource: Service, desired: DesiredService, observed: Observed, created: bool, journal: Journal
+    ) -> tuple[Observed, MessagingServiceStatus]:
+        _webhooks, insecure = self._webhooks(resource)
         services = self.external(desired)
-        resolved = {
-            k: observed.data.get(k) for k in ("inbound_request_url", "fallback_url", "status_callback")
-        }
-        previous = resource.status.get("webhooks") or {}
-        for url in insecure:
-            if url not in previous.values():
+        previous = resource.status.webhooks.model_dump().values() if resource.status.webhooks else ()
+        for url, why in insecure.items():
+            if url not in previous:
                 events.warning(
                     resource.body,
                     "InsecureWebhook",
-                    f"{url} is not HTTPS: the Ingress has no TLS for its host",
+                    f"{url} is not HTTPS ({why}): Twilio would send message data unencrypted",
                 )
         declared = {name: getattr(desired.senders, name) for name in SENDER_KINDS}
         kinds = {name for name, want in declared.items() if want is not None}
@@ -165,31 +159,33 @@ class MessagingServiceKind(ChildKind):
             # A service created in this pass has an empty pool: no need to ask.
             pool = {kind: {} for kind in kinds} if created else await services.pool(observed.sid, kinds)
             changes = await self._converge_senders(services, observed.sid, declared, pool, problems)
-            drift = not created and resource.status.get("observedGeneration") == resource.generation
+            drift = not created and "senders" not in resource.changed
             if changes and drift:
                 events.drift_corrected(resource.body, "sender pool: " + ", ".join(changes))
             elif changes and not created:
                 # A new service has its Created event; its senders show in its status.
                 events.normal(resource.body, "SendersUpdated", ", ".join(changes))
-        observed.data["status"] = {
-            "accountSid": desired.account_sid,
-            "webhooks": {
-                "inboundRequestUrl": resolved["inbound_request_url"],
-                "fallbackUrl": resolved["fallback_url"],
-                "statusCallback": resolved["status_callback"],
-            },
-            "senders": {
-                "phoneNumbers": sorted(pool.get("phone_numbers", {})),
-                "shortCodes": sorted(pool.get("short_codes", {})),
-                "alphaSenders": sorted(pool.get("alpha_senders", {})),
-            },
-            "managedFields": sorted(_declared(spec, desired)),
-        }
+        status = MessagingServiceStatus(
+            account_sid=desired.account_sid,
+            webhooks=ResolvedWebhooks(
+                inbound_request_url=observed.data.get("inbound_request_url"),
+                fallback_url=observed.data.get("fallback_url"),
+                status_callback=observed.data.get("status_callback"),
+            ),
+            senders=SenderStatus(
+                phone_numbers=sorted(pool.get("phone_numbers", {})),
+                short_codes=sorted(pool.get("short_codes", {})),
+                alpha_senders=sorted(pool.get("alpha_senders", {})),
+            ),
+            managed_fields=sorted(_declared(resource.spec, desired)),
+        )
         if problems:
             reason = problems[0][0]
             message = "; ".join(text for _, text in problems)
-            raise Outcome(message, ready=c.Cond.true(c.AVAILABLE), synced=c.Cond.false(reason, message))
-        return observed
+            raise Outcome(
+                message, ready=c.Cond.true(c.AVAILABLE), synced=c.Cond.false(reason, message), status=status
+            )
+        return observed, status
 
     async def _converge_senders(
         self,
@@ -220,7 +216,7 @@ class MessagingServiceKind(ChildKind):
                 try:
                     await services.add_sender(sid, kind, value)
                 except (Terminal, NotFound) as error:
-                    reason = SENDER_ERRORS.get(error.code or 0, "TwilioRejected")
+                    reason = SENDER_ERRORS.get(error.code or 0, c.TWILIO_REJECTED)
                     problems.append((reason, f"{value}: {error.message}"))
                     continue
                 current[value] = value
@@ -231,34 +227,23 @@ class MessagingServiceKind(ChildKind):
                 changes.append(f"removed {value}")
         return changes
 
-    def status(self, observed: Observed) -> dict[str, Any]:
-        result: dict[str, Any] = observed.data.get("status") or {}
-        return result
-
-    def deadline(self, status: dict[str, Any]) -> datetime.datetime | None:
-        return None
-
-    @staticmethod
-    def deletion_policy(spec: dict[str, Any]) -> str:
-        return str(spec.get("deletionPolicy") or "Delete")
-
-    @staticmethod
-    def finalizer_needed(spec: dict[str, Any]) -> bool:
-        return MessagingServiceKind.deletion_policy(spec) == "Delete"
-
-    async def delete(self, resource: Resource, sid: str, policy: str) -> None:
+    async def delete(self, resource: Service, sid: str, policy: str) -> None:
         account = self.account_at_deletion(resource)
         if policy != "Delete" or not account:
             return
-        await self.delete_in(account, functools.partial(Services(self.gw, account).delete, sid))
+        services = Services(self.gw, account)
 
-    async def delete_orphans(self, resource: Resource, since: datetime.datetime) -> None:
+        async def remove() -> None:
+            await services.delete(sid)
+
+        await self.delete_in(account, remove)
+
+    async def delete_orphans(self, resource: Service, since: Any) -> None:
         account = self.account_at_deletion(resource)
-        if self.deletion_policy(resource.spec) != "Delete" or not account:
+        if resource.spec.deletion_policy == "Orphan" or not account:
             return
         services = Services(self.gw, account)
-        name = str(resource.spec.get("friendlyName") or resource.default_friendly_name)
-        probe = DesiredService(account, name, {}, DesiredSenders(None, None, None))
+        probe = DesiredService(account, resource.friendly_name, {}, DesiredSenders(None, None, None))
 
         async def remove() -> None:
             for orphan in await services.find(probe, since):
@@ -270,10 +255,18 @@ class MessagingServiceKind(ChildKind):
 def _declared(spec: MessagingServiceSpec, desired: DesiredService) -> set[str]:
     """The settings the spec declares now (removed ones were reset this pass and are no longer managed)."""
     names = {name for name in SETTINGS if getattr(spec, name) is not None}
-    for name, (url_field, method_field) in WEBHOOKS.items():
-        hook = getattr(spec.webhooks, name) if spec.webhooks else None
-        if hook is not None:
-            names.add(url_field)
-            if method_field and getattr(hook, "method", None):
-                names.add(method_field)
+    for name, hook in _hooks(spec).items():
+        url_field, method_field = WEBHOOKS[name]
+        names.add(url_field)
+        if method_field and getattr(hook, "method", None):
+            names.add(method_field)
     return names & desired.settings.keys()
+
+
+ENTRY = KindEntry(
+    kind=MESSAGING_SERVICE,
+    plug=MessagingServiceKind,
+    default_deletion_policy="Delete",
+    acting_deletion_policies=frozenset({"Delete"}),
+    references=(SUBACCOUNT_REF, Reference(INGRESSES, ingress_names)),
+)

@@ -1,15 +1,29 @@
-"""The contract between the generic managed reconcile and each kind."""
+"""The contract between the generic managed reconcile and each kind.
+
+Crossplane's managed reconciler in Python: the generic loop (managed.py) owns conditions, finalizers,
+policies, adoption and timing; a kind says what it wants, which external client observes, creates, updates
+and deletes its Twilio object, and what it publishes once the object converged.
+"""
 
 from __future__ import annotations
 
+import abc
+import contextlib
 import datetime
+import hashlib
+import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 import kopf
 
+from ..api.common import ManagedSpec, ManagedStatus
+from ..twilio.observed import Observed
 from .conditions import Cond
 
+S = TypeVar("S", bound=ManagedSpec)
+T = TypeVar("T", bound=ManagedStatus)
 D = TypeVar("D")
 D_contra = TypeVar("D_contra", contravariant=True)
 
@@ -26,19 +40,12 @@ FINALIZER = PREFIX + "finalizer"
 BOOKKEEPING_ANNOTATIONS = (CREATE_PENDING, CREATE_SUCCEEDED, EXTERNAL_NAME)
 
 
-@dataclass
-class Observed:
-    """What Twilio reports about one object."""
-
-    sid: str
-    data: dict[str, Any]
-    created_at: datetime.datetime | None = None
-    # Credentials Twilio returned (a key secret, an auth token): never logged, never stored in status.
-    secrets: dict[str, str] = field(default_factory=dict, repr=False)
-
-
 class Outcome(Exception):
-    """A reconcile pass ends with these conditions (and, if retry is set, is tried again after it)."""
+    """A reconcile pass ends with these conditions (and, if retry is set, is tried again after it).
+
+    `status` carries the kind's status fields when the Twilio object exists and converged but something about
+    it is reported (a sender refused, a Secret that is someone else's): what is true is still shown.
+    """
 
     def __init__(
         self,
@@ -47,21 +54,36 @@ class Outcome(Exception):
         ready: Cond | None = None,
         synced: Cond | None = None,
         retry: float | None = None,
+        status: ManagedStatus | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.ready = ready
         self.synced = synced
         self.retry = retry
+        self.status = status
 
 
 @dataclass
-class Resource:
-    """One custom resource as a reconcile pass sees it."""
+class Resource(Generic[S, T]):
+    """One custom resource as a pass sees it: the body kopf handed over, its spec and status parsed."""
 
     body: kopf.Body
     patch: kopf.Patch
-    logger: kopf.Logger | Any
+    logger: logging.Logger | logging.LoggerAdapter[Any]
+    spec: S
+    status: T
+    # The annotations as they are now: the body's, with what this pass has written since (its journal).
+    annotations: dict[str, str] = field(init=False)
+    # Whether the operator created the object external-name names for this object (its sealed record says
+    # so): otherwise a SID there that status does not hold yet is an adoption.
+    made_here: bool = field(init=False, default=False)
+    # The Twilio fields whose wanted value differs from what the operator last applied (the spec changed, or
+    # something it refers to): a difference found in Twilio in one of these is an update, elsewhere drift.
+    changed: set[str] = field(init=False, default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.annotations = dict(self.body.metadata.annotations or {})
 
     @property
     def name(self) -> str:
@@ -80,30 +102,17 @@ class Resource:
         return int(self.body.metadata.get("generation") or 0)
 
     @property
-    def annotations(self) -> dict[str, str]:
-        return dict(self.body.metadata.annotations or {})
-
-    @property
-    def spec(self) -> dict[str, Any]:
-        return dict(self.body.get("spec") or {})
-
-    @property
-    def status(self) -> dict[str, Any]:
-        return dict(self.body.get("status") or {})
-
-    @property
-    def default_friendly_name(self) -> str:
-        return f"{self.namespace}/{self.name}"
+    def friendly_name(self) -> str:
+        """The name the Twilio object carries: the spec's, or <namespace>/<name>."""
+        return self.spec.friendly_name or f"{self.namespace}/{self.name}"
 
 
 class Journal(Protocol):
     """Writes to the resource that must land at once, not at the end of the pass."""
 
-    async def annotate(self, resource: Resource, annotations: dict[str, str | None]) -> None: ...
+    async def annotate(self, resource: Resource[Any, Any], annotations: dict[str, str | None]) -> None: ...
 
-    async def record(self, resource: Resource, sid: str, *, created: bool) -> None: ...
-
-    async def announce(self, resource: Resource, outcome: Outcome) -> None: ...
+    async def record(self, resource: Resource[Any, Any], sid: str, *, created: bool) -> None: ...
 
 
 class External(Protocol[D_contra]):
@@ -122,48 +131,70 @@ class External(Protocol[D_contra]):
 
     async def create(self, desired: D_contra) -> Observed: ...
 
+    def values(self, desired: D_contra) -> dict[str, Any]:
+        """What each field the operator manages should be in Twilio, by the names `differences` uses."""
+        ...
+
     def differences(self, desired: D_contra, observed: Observed) -> list[str]: ...
 
     async def update(self, desired: D_contra, observed: Observed, fields: list[str]) -> Observed: ...
-
-    def check(self, observed: Observed) -> Outcome | None: ...
 
     async def discard(self, orphan: Observed) -> None:
         """Deal with an extra object found after an interrupted create (delete it, or leave it)."""
         ...
 
 
-class ManagedKind(Protocol, Generic[D]):
+class ManagedKind(abc.ABC, Generic[S, T, D]):
     """What a kind plugs into the generic reconcile."""
 
-    async def desired(self, resource: Resource, journal: Journal) -> D: ...
+    def hold(self, resource: Resource[S, T]) -> contextlib.AbstractAsyncContextManager[None]:
+        """Held for the whole pass, around everything the kind does: passes of different objects that share
+        something (a Secret's name) take turns."""
+        return contextlib.nullcontext()
 
-    def external(self, desired: D) -> External[D]: ...
+    @abc.abstractmethod
+    async def desired(self, resource: Resource[S, T], journal: Journal) -> D:
+        """What the spec (and the objects it references) want; an Outcome when that cannot be known yet."""
 
+    @abc.abstractmethod
+    def external(self, desired: D) -> External[D]:
+        """The external client that manages the Twilio object `desired` describes."""
+
+    def adoption_refused(self, resource: Resource[S, T], sid: str) -> str | None:
+        """Why this object may not adopt `sid`, an existing Twilio object its external-name names, if it may
+        not: adopting is a privilege the operator's installer grants (TWILIO_OPERATOR_ADOPTION_NAMESPACES)."""
+        return None
+
+    def check(self, resource: Resource[S, T], observed: Observed) -> Outcome | None:
+        """A state of the Twilio object that no update can fix (a closed account), reported as it is."""
+        return None
+
+    @abc.abstractmethod
     async def publish(
-        self, resource: Resource, desired: D, observed: Observed, created: bool, journal: Journal
-    ) -> Observed:
-        """Kind-specific steps after the object converged (Secrets, rotation); returns what is now current."""
-        ...
+        self, resource: Resource[S, T], desired: D, observed: Observed, created: bool, journal: Journal
+    ) -> tuple[Observed, T]:
+        """Kind-specific steps after the object converged (Secrets, rotation, senders); returns what is now
+        current and the kind's status fields."""
 
-    def deadline(self, status: dict[str, Any]) -> datetime.datetime | None:
+    def retained(self, status: T) -> set[str]:
+        """SIDs the object still holds besides its current one (a replaced key in its grace period): an
+        interrupted replacement's recovery keeps them."""
+        return set()
+
+    def deadline(self, status: T) -> datetime.datetime | None:
         """When this object next needs a pass regardless of drift (a rotation, an expiry), if ever."""
-        ...
+        return None
 
-    def status(self, observed: Observed) -> dict[str, Any]: ...
+    @abc.abstractmethod
+    async def delete(self, resource: Resource[S, T], sid: str, policy: str) -> None:
+        """Apply the deletion policy to the Twilio object."""
 
-    @staticmethod
-    def deletion_policy(spec: dict[str, Any]) -> str: ...
-
-    @staticmethod
-    def finalizer_needed(spec: dict[str, Any]) -> bool:
-        """Whether deleting the object must wait for Twilio to be told (once a Twilio object may exist)."""
-        ...
-
-    async def delete(self, resource: Resource, sid: str, policy: str) -> None: ...
-
-    async def delete_orphans(self, resource: Resource, since: datetime.datetime) -> None:
+    async def delete_orphans(self, resource: Resource[S, T], since: datetime.datetime) -> None:
         """Deleted while a create was in flight: remove what that create may have made."""
-        ...
+        return None
 
-    def account_of(self, desired: D) -> str: ...
+
+def digest(value: object) -> str:
+    """A short digest of a value (sets and tuples as sorted lists), to tell whether it changed."""
+    text = json.dumps(value, sort_keys=True, default=lambda item: sorted(item, key=str))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

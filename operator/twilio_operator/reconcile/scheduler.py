@@ -28,9 +28,17 @@ DueFn = Callable[[kopf.Body, datetime.datetime | None], float]
 class DriftScheduler:
     """Wakes each tracked object when `due(body)` says so (seconds from now), one heap for all of them."""
 
-    def __init__(self, run_pass: PassFn, due_in: DueFn, concurrency: int = 32) -> None:
+    def __init__(
+        self,
+        run_pass: PassFn,
+        due_in: DueFn,
+        gate: Callable[[], Awaitable[None]] | None = None,
+        concurrency: int = 32,
+    ) -> None:
         self._run_pass = run_pass
         self._due_in = due_in
+        # Waited on before passes start: closed while kopf's peering has this replica stand by.
+        self._gate = gate
         self._bodies: dict[str, kopf.Body] = {}
         self._heap: list[tuple[float, str]] = []
         self._wake = asyncio.Event()
@@ -38,6 +46,9 @@ class DriftScheduler:
         self._running: set[str] = set()
         self._next: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def __contains__(self, uid: str) -> bool:
+        return uid in self._bodies
 
     def track(self, uid: str, body: kopf.Body | None) -> None:
         """Called for every watch event; body None means the object is gone."""
@@ -47,6 +58,11 @@ class DriftScheduler:
             return
         self._bodies[uid] = body
         self._schedule(uid, self._due_in(body, None), keep_earlier=True)
+
+    def retry(self, uid: str, delay: float) -> None:
+        """Run a pass for this object after `delay` seconds (a handler's pass is waiting or failed)."""
+        if uid in self._bodies:
+            self._schedule(uid, delay)
 
     def kick(self, uid: str) -> None:
         """Run a pass for this object now (something it depends on changed)."""
@@ -78,6 +94,8 @@ class DriftScheduler:
     async def run(self) -> None:
         tasks = self._tasks
         while True:
+            if self._gate is not None:
+                await self._gate()
             now = time.monotonic()
             while self._heap and self._heap[0][0] <= now:
                 at, uid = heapq.heappop(self._heap)

@@ -1,59 +1,148 @@
-"""TwilioSubaccount plugged into the generic reconcile."""
+"""TwilioSubaccount plugged into the generic reconcile, and what its children need to know of it."""
 
 from __future__ import annotations
 
-import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from ..api.subaccount import TwilioSubaccountSpec
-from ..kube.client import KubeClient
+from .. import GROUP, VERSION
+from ..api.kinds import SUBACCOUNT
+from ..api.subaccount import TwilioSubaccountSpec, TwilioSubaccountStatus
+from ..kube import events
 from ..kube.secrets import SecretConflict, write_owned
 from ..twilio.accounts import TWILIO_STATE, Accounts, DesiredAccount
-from ..twilio.gateway import TwilioGateway
+from ..twilio.errors import NotFound
+from ..twilio.observed import Observed
 from . import conditions as c
-from .child import parse_spec
-from .model import Journal, Observed, Outcome, Resource
+from .entry import KindEntry, Services
+from .indexes import Followed, referrers
+from .model import CREATE_PENDING, EXTERNAL_NAME, Journal, ManagedKind, Outcome, Resource
 
 SUSPEND_POLICIES = {"Suspend": "suspended", "Close": "closed"}
 
+Subaccount = Resource[TwilioSubaccountSpec, TwilioSubaccountStatus]
 
-class SubaccountKind:
-    def __init__(self, gateway: TwilioGateway, kube: KubeClient) -> None:
-        self.gw = gateway
-        self.kube = kube
-        self.accounts = Accounts(gateway)
 
-    def _spec(self, resource: Resource) -> TwilioSubaccountSpec:
-        return parse_spec(TwilioSubaccountSpec, resource)
+@dataclass(frozen=True)
+class SubaccountView:
+    """What keys and services need to know of the subaccount they name."""
 
-    async def desired(self, resource: Resource, journal: Journal) -> DesiredAccount:
-        spec = self._spec(resource)
-        return DesiredAccount(
-            friendly_name=spec.friendly_name or resource.default_friendly_name,
-            status=TWILIO_STATE[spec.state or "Active"],
+    sid: str | None
+    ready: bool
+    state: str | None  # as Twilio reports it: active, suspended or closed
+    deleting: bool
+
+    @property
+    def usable(self) -> bool:
+        """Children can be managed in it now: Twilio refuses a suspended or closed account's credentials."""
+        return self.ready and bool(self.sid) and self.state == "active" and not self.deleting
+
+
+def view(body: Mapping[str, Any]) -> SubaccountView:
+    status = body.get("status") or {}
+    return SubaccountView(
+        sid=status.get("sid"),
+        ready=c.is_true(status, c.READY),
+        state=status.get("state"),
+        deleting=bool((body.get("metadata") or {}).get("deletionTimestamp")),
+    )
+
+
+SUBACCOUNTS = Followed(GROUP, VERSION, SUBACCOUNT.plural, view)
+
+
+class SubaccountKind(ManagedKind[TwilioSubaccountSpec, TwilioSubaccountStatus, DesiredAccount]):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.gw = services.gateway
+        self.kube = services.kube
+        self.accounts = Accounts(self.gw)
+
+    def _recorded(self, resource: Subaccount) -> set[str]:
+        """The accounts the keys and services that name this object record in their status. Only the
+        operator writes status, so this is proof of which subaccount the name stood for in this namespace."""
+        found = referrers(self.services.kind_indexes, SUBACCOUNT.plural, resource.namespace, resource.name)
+        return {r.account for r in found if r.account}
+
+    def adoption_refused(self, resource: Subaccount, sid: str) -> str | None:
+        if self.services.settings.may_adopt(resource.namespace) or sid in self._recorded(resource):
+            return None
+        return (
+            f"adopting the existing subaccount {sid} is not allowed in namespace {resource.namespace}: the "
+            "operator's installer grants it per namespace (TWILIO_OPERATOR_ADOPTION_NAMESPACES); nothing was "
+            "changed in Twilio"
         )
+
+    async def desired(self, resource: Subaccount, journal: Journal) -> DesiredAccount:
+        await self._take_back(resource, journal)
+        return DesiredAccount(
+            friendly_name=resource.friendly_name, status=TWILIO_STATE[resource.spec.state or "Active"]
+        )
+
+    async def _take_back(self, resource: Subaccount, journal: Journal) -> None:
+        """A subaccount object made again under a name whose keys and services still record the account it
+        stood for (it was deleted with deletionPolicy Orphan) takes that account back instead of making a
+        second one, unless the account is closed."""
+        annotations = resource.annotations
+        if annotations.get(EXTERNAL_NAME) or annotations.get(CREATE_PENDING) or resource.status.sid:
+            return
+        recorded = self._recorded(resource)
+        if len(recorded) != 1:
+            return  # never recorded, or ambiguous: a new subaccount is made
+        (account,) = recorded
+        try:
+            observed = await self.accounts.observe(account)
+        except NotFound:
+            return
+        if observed.data["status"] == "closed":
+            return
+        await journal.record(resource, account, created=False)
+        events.normal(resource.body, "Adopted", f"took back {account}, which its keys and services record")
 
     def external(self, desired: DesiredAccount) -> Accounts:
         return self.accounts
 
-    def account_of(self, desired: DesiredAccount) -> str:
-        return self.gw.parent_sid
+    def check(self, resource: Subaccount, observed: Observed) -> Outcome | None:
+        if observed.data["status"] == "closed":
+            message = f"{observed.sid} is closed in Twilio and can never be reopened"
+            return Outcome(
+                message,
+                ready=c.Cond.false(c.UNAVAILABLE, message),
+                synced=c.Cond.false(c.SUBACCOUNT_CLOSED, message),
+                status=self._status(observed, None),
+            )
+        return None
+
+    @staticmethod
+    def _status(observed: Observed, exported: str | None) -> TwilioSubaccountStatus:
+        return TwilioSubaccountStatus(
+            state=observed.data["status"],
+            friendly_name=observed.data["friendly_name"],
+            owner_account_sid=observed.data["owner_account_sid"],
+            credentials_secret_name=exported,
+        )
 
     async def publish(
-        self, resource: Resource, desired: DesiredAccount, observed: Observed, created: bool, journal: Journal
-    ) -> Observed:
+        self,
+        resource: Subaccount,
+        desired: DesiredAccount,
+        observed: Observed,
+        created: bool,
+        journal: Journal,
+    ) -> tuple[Observed, TwilioSubaccountStatus]:
         token = observed.secrets.get("auth_token")
         if token:
             # Children (keys, services) authenticate as the subaccount with this token; memory only.
             self.gw.remember_token(observed.sid, token)
-        spec = self._spec(resource)
-        if spec.credentials_secret_ref is None or not token:
-            return observed
+        ref = resource.spec.credentials_secret_ref
+        if ref is None or not token:
+            return observed, self._status(observed, None)
         try:
             await write_owned(
                 self.kube,
                 resource.namespace,
-                spec.credentials_secret_ref.name,
+                ref.name,
                 {"TWILIO_ACCOUNT_SID": observed.sid, "TWILIO_AUTH_TOKEN": token},
                 resource.body,
                 labels={"twilio.operator.dev/subaccount": resource.name},
@@ -62,33 +151,12 @@ class SubaccountKind:
             raise Outcome(
                 str(conflict),
                 ready=c.Cond.true(c.AVAILABLE),
-                synced=c.Cond.false("SecretConflict", str(conflict)),
+                synced=c.Cond.false(c.SECRET_CONFLICT, str(conflict)),
+                status=self._status(observed, None),
             ) from None
-        return observed
+        return observed, self._status(observed, ref.name)
 
-    def deadline(self, status: dict[str, Any]) -> datetime.datetime | None:
-        return None
-
-    def status(self, observed: Observed) -> dict[str, Any]:
-        return {
-            "state": observed.data["status"],
-            "friendlyName": observed.data["friendly_name"],
-            "ownerAccountSid": observed.data["owner_account_sid"],
-        }
-
-    @staticmethod
-    def deletion_policy(spec: dict[str, Any]) -> str:
-        return str(spec.get("deletionPolicy") or "Orphan")
-
-    @staticmethod
-    def finalizer_needed(spec: dict[str, Any]) -> bool:
-        return SubaccountKind.deletion_policy(spec) in SUSPEND_POLICIES
-
-    async def delete_orphans(self, resource: Resource, since: datetime.datetime) -> None:
-        # Suspending or closing a subaccount found by name alone is too drastic: left for a person.
-        return None
-
-    async def delete(self, resource: Resource, sid: str, policy: str) -> None:
+    async def delete(self, resource: Subaccount, sid: str, policy: str) -> None:
         target = SUSPEND_POLICIES.get(policy)
         if target is None:
             return
@@ -97,3 +165,15 @@ class SubaccountKind:
             return
         await self.accounts.set(sid, status=target)
         self.gw.forget_token(sid)
+        # Suspending or closing a subaccount found by name alone is too drastic: an interrupted create's
+        # leftovers are left for a person (delete_orphans does nothing).
+
+
+ENTRY = KindEntry(
+    kind=SUBACCOUNT,
+    plug=SubaccountKind,
+    default_deletion_policy="Orphan",
+    acting_deletion_policies=frozenset(SUSPEND_POLICIES),
+    owns_secrets=True,
+    followed=SUBACCOUNTS,
+)

@@ -6,11 +6,10 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from ..reconcile import conditions as c
-from ..reconcile.model import Observed, Outcome
 from . import shapes
 from .errors import NotFound
 from .gateway import TwilioGateway
+from .observed import Observed
 
 # Twilio's status values for the spec's states.
 TWILIO_STATE = {"Active": "active", "Suspended": "suspended"}
@@ -84,6 +83,9 @@ class Accounts:
         )
         return observed_account(account)
 
+    def values(self, desired: DesiredAccount) -> dict[str, Any]:
+        return {"friendlyName": desired.friendly_name, "state": desired.status}
+
     def differences(self, desired: DesiredAccount, observed: Observed) -> list[str]:
         fields = []
         if observed.data["friendly_name"] != desired.friendly_name:
@@ -114,16 +116,6 @@ class Accounts:
         except NotFound:
             return True
         return bool(observed.data["status"] == "closed")
-
-    def check(self, observed: Observed) -> Outcome | None:
-        if observed.data["status"] == "closed":
-            message = f"{observed.sid} is closed in Twilio and can never be reopened"
-            return Outcome(
-                message,
-                ready=c.Cond.false(c.UNAVAILABLE, message),
-                synced=c.Cond.false(c.SUBACCOUNT_CLOSED, message),
-            )
-        return None
 
     async def discard(self, orphan: Observed) -> None:
         # Closing is irreversible: a duplicate subaccount is left for a person to look at, never closed here.

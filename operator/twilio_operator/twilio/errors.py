@@ -55,6 +55,10 @@ class AuthError(TwilioError):
     """401/403: the credentials were refused. Retried slowly, since a rotated token may fix it."""
 
 
+class CredentialsRejected(AuthError):
+    """Twilio refused the operator's own (parent) credentials: nothing can be done until they are fixed."""
+
+
 class Terminal(TwilioError):
     """A 4xx Twilio will answer the same way every time: report it, don't retry hot."""
 

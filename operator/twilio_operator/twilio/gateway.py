@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -18,8 +18,17 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from .. import metrics
+from ..clock import backoff
 from ..settings import Settings
-from .errors import AuthError, RateLimited, Transient, TwilioError, classify, retry_after
+from .errors import (
+    AuthError,
+    CredentialsRejected,
+    RateLimited,
+    Transient,
+    TwilioError,
+    classify,
+    retry_after,
+)
 from .http import BaseUrlAsyncHttpClient
 from .pacing import Pacer
 
@@ -28,7 +37,16 @@ log = logging.getLogger(__name__)
 
 
 class PacedHttpClient(BaseUrlAsyncHttpClient):
-    """Raises RateLimited with Twilio's Retry-After, which the SDK's exceptions would otherwise drop."""
+    """Raises RateLimited with Twilio's Retry-After, which the SDK's exceptions would otherwise drop, and
+    CredentialsRejected when what Twilio refused were the operator's own credentials (only here is it known
+    which credentials a request carried)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings.api_base_url, timeout=settings.request_timeout)
+        self.settings = settings
+        self._told = -math.inf
+        # The parent credentials Twilio last refused, until it accepts the parent's again.
+        self.rejected: tuple[str, str] | None = None
 
     async def request(self, *args: Any, **kwargs: Any) -> Response:
         response: Response = await super().request(*args, **kwargs)
@@ -39,7 +57,29 @@ class PacedHttpClient(BaseUrlAsyncHttpClient):
                 code=20429,
                 retry_after=retry_after(response.headers),
             )
+        auth: tuple[str, str] | None = kwargs.get("auth")
+        parent = auth is not None and auth[0] == self.settings.credentials()[0]
+        if parent and response.status_code == 401:
+            self.rejected = self.settings.credentials()
+            metrics.CREDENTIALS_REJECTED.set(1)
+            raise self._rejected()
+        if parent and response.status_code < 400:
+            self.rejected = None
+            metrics.CREDENTIALS_REJECTED.set(0)
         return response
+
+    def _rejected(self) -> CredentialsRejected:
+        sid = self.settings.credentials()[0]
+        message = (
+            f"Twilio refused the operator's own credentials (account {sid}): set TWILIO_ACCOUNT_SID and "
+            "TWILIO_AUTH_TOKEN (in a cluster: the credentials Secret) to the parent account's; objects "
+            "retry, and at once when the credentials change"
+        )
+        # Once a minute at most: every object would say it otherwise, and it says the same thing.
+        if time.monotonic() - self._told >= 60:
+            self._told = time.monotonic()
+            log.error("%s", message)
+        return CredentialsRejected(message, status=401, code=20003)
 
 
 @dataclass(frozen=True)
@@ -63,7 +103,7 @@ class TwilioGateway:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.http = PacedHttpClient(settings.api_base_url, timeout=settings.request_timeout)
+        self.http = PacedHttpClient(settings)
         self.pacer = Pacer(settings.account_concurrency, settings.rate_limit)
         # Subaccount auth tokens, fetched with the parent credentials; kept in memory only.
         self._tokens: dict[str, str] = {}
@@ -75,7 +115,6 @@ class TwilioGateway:
         self._listing: dict[tuple[str, str], asyncio.Future[Listing]] = {}
         self._epochs: dict[str, int] = {}
         self._clients: dict[tuple[str, str], Client] = {}
-        self.calls = 0
 
     async def close(self) -> None:
         # Shared fetches outlive the passes that started them: stop them before their session goes.
@@ -196,7 +235,6 @@ class TwilioGateway:
         while True:
             try:
                 async with self.pacer.admit(account_sid):
-                    self.calls += 1
                     if write:
                         self._wrote(account_sid)
                     try:
@@ -231,9 +269,4 @@ class TwilioGateway:
             await asyncio.sleep(delay)
 
 
-def backoff(attempt: int, base: float, cap: float) -> float:
-    """Full-jitter exponential backoff: spreads retries so a burst of 429s doesn't return as a burst."""
-    return float(random.uniform(0, min(cap, base * 2**attempt)))
-
-
-__all__ = ["TwilioError", "TwilioGateway", "backoff"]
+__all__ = ["TwilioError", "TwilioGateway"]

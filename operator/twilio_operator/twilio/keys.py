@@ -8,10 +8,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..reconcile.model import Observed, Outcome
 from . import shapes
 from .errors import NotFound
 from .gateway import TwilioGateway
+from .observed import Observed
 
 
 @dataclass(frozen=True)
@@ -80,13 +80,6 @@ class Keys:
             key = await self.gw.call(self.account, "FetchKey", lambda: self._keys().keys(sid).fetch_async())
         return _observed(key)
 
-    async def exists(self, sid: str) -> bool:
-        try:
-            await self.gw.call(self.account, "FetchKey", lambda: self._keys().keys(sid).fetch_async())
-        except NotFound:
-            return False
-        return True
-
     async def find(self, desired: DesiredKey, since: datetime.datetime) -> list[Observed]:
         keys = await self.gw.call(self.account, "ListKey", self._keys().keys.list_async)
         return [
@@ -120,6 +113,9 @@ class Keys:
             idempotent=False,
         )
         return _observed(key)
+
+    def values(self, desired: DesiredKey) -> dict[str, Any]:
+        return {"friendlyName": desired.friendly_name, "policy": desired.policy}
 
     def differences(self, desired: DesiredKey, observed: Observed) -> list[str]:
         fields = []
@@ -162,9 +158,6 @@ class Keys:
             lambda: client.iam.v1.api_key(sid).update_async(policy={"allow": list(policy or ())}),
         )
         return _observed(key, _allowed(key.policy))
-
-    def check(self, observed: Observed) -> Outcome | None:
-        return None
 
     async def discard(self, orphan: Observed) -> None:
         # Its secret died with the pass that created it: revoke it.

@@ -9,10 +9,10 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..reconcile.model import Observed, Outcome
 from . import shapes
 from .errors import NotFound
 from .gateway import TwilioGateway
+from .observed import Observed
 
 # Settings Twilio echoes back, by SDK/response name, with Twilio's default (what a removed field returns to).
 SETTING_DEFAULTS: dict[str, Any] = {
@@ -33,7 +33,6 @@ SETTING_DEFAULTS: dict[str, Any] = {
     "fallback_url": "",
     "status_callback": "",
 }
-URL_FIELDS = ("inbound_request_url", "fallback_url", "status_callback")
 
 
 @dataclass(frozen=True)
@@ -115,6 +114,15 @@ class Services:
         )
         return _observed(service)
 
+    def values(self, desired: DesiredService) -> dict[str, Any]:
+        senders = desired.senders
+        pool = {"phone_numbers": senders.phone_numbers, "short_codes": senders.short_codes}
+        return {
+            "friendly_name": desired.friendly_name,
+            **desired.settings,
+            "senders": {**pool, "alpha_senders": senders.alpha_senders},
+        }
+
     def differences(self, desired: DesiredService, observed: Observed) -> list[str]:
         fields = [] if observed.data["friendly_name"] == desired.friendly_name else ["friendly_name"]
         fields += [k for k, v in desired.settings.items() if not _same(v, observed.data.get(k))]
@@ -134,9 +142,6 @@ class Services:
             await self.gw.call(self.account, "DeleteService", lambda: api.services(sid).delete_async())
         except NotFound:
             return
-
-    def check(self, observed: Observed) -> Outcome | None:
-        return None
 
     async def discard(self, orphan: Observed) -> None:
         # A duplicate from an interrupted create holds nothing yet: remove it.

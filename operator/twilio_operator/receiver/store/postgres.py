@@ -72,9 +72,9 @@ class PostgresStore(Store):
                 command_timeout=30,
                 # The receiver changes no session state, so a released connection needs no RESET round trip.
                 reset=_no_reset,
-                # asyncpg prepares every statement. A generic plan chosen while the tables were empty (a fresh
-                # install) would seq-scan `messages` for every commit's lookup as it grows: plan each execution
-                # with its real parameters and the table's current size instead.
+                # asyncpg prepares every statement. A generic plan chosen while the tables were empty (a
+                # fresh install) would seq-scan `messages` for every commit's lookup as it grows: plan each
+                # execution with its real parameters and the table's current size instead.
                 server_settings={"plan_cache_mode": "force_custom_plan"},
             )
             async with self._pool.acquire() as conn, conn.transaction():

@@ -1,4 +1,5 @@
-"""Test-control state: the request log (X2), fault injection and counters; routed under /__sandbox/."""
+"""Test-control state: the request log (X2), fault injection, bearer tokens and counters; routed under
+/__sandbox/."""
 
 from __future__ import annotations
 
@@ -273,3 +274,33 @@ class FaultInjector:
 def fault_error(fault: Fault) -> ApiError:
     retry_after = 1 if fault.status == 429 else None
     return ApiError(fault.status, f"injected fault #{fault.id}", retry_after=retry_after)
+
+
+class BearerTokens:
+    """The bearer tokens the emulator accepts.
+
+    Until a test registers one, every token is let in. From then on a request that presents a token must
+    present a registered one that was not revoked, or it gets 401 (as an expired bound service-account token
+    does on kube-apiserver, whatever anonymous access allows); a request without credentials is anonymous
+    and let in (kubectl sends no token over plain HTTP). A watch already open keeps streaming, as on
+    kube-apiserver.
+    """
+
+    def __init__(self) -> None:
+        self.accepted: set[str] = set()
+        self.revoked: set[str] = set()
+
+    def admits(self, authorization: str | None) -> bool:
+        if not authorization or (not self.accepted and not self.revoked):
+            return True
+        scheme, _, token = authorization.partition(" ")
+        return scheme.lower() == "bearer" and token in self.accepted and token not in self.revoked
+
+    def change(self, accept: list[str], revoke: list[str]) -> None:
+        self.accepted.update(accept)
+        self.revoked.update(revoke)
+        self.accepted.difference_update(revoke)
+
+    def clear(self) -> None:
+        self.accepted.clear()
+        self.revoked.clear()

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from .api import CRDS, NAMESPACES, Api, WriteOptions
 from .builtins import INITIAL_NAMESPACES, builtin_types
-from .control import FaultInjector, RequestLog
+from .control import BearerTokens, FaultInjector, RequestLog
 from .errors import ApiError
 from .gc import GarbageCollector
 from .jsonutil import clone_obj
@@ -35,12 +35,14 @@ class KubeEmulator:
         self.gc = GarbageCollector(self.store, self.registry, self.api)
         self.requests = RequestLog()
         self.faults = FaultInjector()
+        self.tokens = BearerTokens()
         self.server = Server(
             store=self.store,
             registry=self.registry,
             api=self.api,
             log=self.requests,
             faults=self.faults,
+            tokens=self.tokens,
             bookmark_interval=bookmark_interval,
         )
         self._runner: web.AppRunner | None = None
@@ -108,6 +110,7 @@ class KubeEmulator:
         self.store.clear()
         self.gc.clear()
         self.faults.clear()
+        self.tokens.clear()
         self.requests.clear()
         self.api.forget_snapshots()
         self._seed()
@@ -137,6 +140,7 @@ class KubeEmulator:
             web.post(f"{CONTROL_PREFIX}gc/settle", self._post_settle),
             web.get(f"{CONTROL_PREFIX}stats", self._get_stats),
             web.post(f"{CONTROL_PREFIX}reset", self._post_reset),
+            web.post(f"{CONTROL_PREFIX}tokens", self._post_tokens),
         ]
 
     @staticmethod
@@ -226,6 +230,15 @@ class KubeEmulator:
                 "faults": len(self.faults.all()),
             }
         )
+
+    async def _post_tokens(self, request: web.Request) -> web.Response:
+        """{"accept": [...], "revoke": [...]}: bearer tokens to let in from now on, and to refuse."""
+        body = await self._json_body(request)
+        accept, revoke = body.get("accept") or [], body.get("revoke") or []
+        if not all(isinstance(t, str) and t for t in [*accept, *revoke]):
+            return json_response({"error": "tokens are non-empty strings"}, 400)
+        self.tokens.change(accept, revoke)
+        return json_response({"accepted": len(self.tokens.accepted), "revoked": len(self.tokens.revoked)})
 
     async def _post_reset(self, request: web.Request) -> web.Response:
         self.reset()

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from . import discovery
 from .api import Api, DeleteOptions, Result, WriteOptions, field_value, parse_body
-from .control import FaultInjector, RequestLog, RequestRecord, fault_error
+from .control import BearerTokens, FaultInjector, RequestLog, RequestRecord, fault_error
 from .errors import ApiError, bad_request, expired, field_invalid, invalid, method_not_allowed
 from .jsonutil import dumps
 from .openapi import OpenAPIDocuments
@@ -75,6 +75,7 @@ class Server:
         api: Api,
         log: RequestLog,
         faults: FaultInjector,
+        tokens: BearerTokens,
         bookmark_interval: float,
     ) -> None:
         self.store = store
@@ -82,6 +83,7 @@ class Server:
         self.api = api
         self.log = log
         self.faults = faults
+        self.tokens = tokens
         self.bookmark_interval = bookmark_interval
         self.openapi = OpenAPIDocuments(registry)
         self.server_address = "127.0.0.1:0"
@@ -112,6 +114,8 @@ class Server:
             except web.HTTPRequestEntityTooLarge as exc:
                 raise ApiError(413, f"Request entity too large: limit is {MAX_BODY}") from exc
             self.log.attach_body(record, raw)
+            if not self.tokens.admits(request.headers.get("Authorization")):
+                raise ApiError(401, "Unauthorized")
             response: web.StreamResponse | None = None
             if self.faults.active:
                 response = await self._inject(request, record)
