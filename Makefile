@@ -12,7 +12,7 @@ SIZE ?= 50
 help:
 	@echo "make demo   - run the operator end to end on the embedded sandbox"
 	@echo "make test   - lint and run the whole test suite"
-	@echo "make bench  - benchmarks (figures printed, never pass/fail)"
+	@echo "make bench  - benchmarks (figures printed, never pass/fail); make bench-receiver for the receiver's"
 	@echo "make smoke  - check the operator installed in the current kube context end to end, with kubectl only"
 
 $(STAMP): pyproject.toml
@@ -42,7 +42,7 @@ generate: venv
 crds: generate
 
 # -rs: a skipped test says why (the image tests need buildah and root, the real control plane needs Go).
-test: lint controlplane
+test: lint controlplane promtool
 	$(BIN)/pytest -rs $(PYTEST_ARGS)
 
 # etcd, kube-apiserver and kube-controller-manager for `sandbox --kube apiserver` and the real-API-server
@@ -52,6 +52,12 @@ GO ?= $(shell command -v go 2>/dev/null || { test -x /usr/local/go/bin/go && ech
 controlplane:
 	@if [ -n "$(GO)" ]; then GO=$(GO) scripts/controlplane.sh >/dev/null; \
 	else echo "make: no Go toolchain: the real-API-server tests will be skipped (install Go 1.26+ to run them)"; fi
+
+# promtool runs the alert rules' unit tests: built from the Prometheus Go module on first use (minutes) and
+# cached outside the tree by version (scripts/promtool.sh). Without Go the rules are only parsed.
+.PHONY: promtool
+promtool:
+	@scripts/promtool.sh >/dev/null || echo "promtool unavailable: the alert rules are only parsed" >&2
 
 unit: venv
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
@@ -69,6 +75,12 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/emulator_latency.py
 	$(BIN)/python bench/scale.py --size $(SIZE)
+
+# The receiver's throughput to SQLite and to a real PostgreSQL (Debian's server, started by the script), 60 s
+# each, against a bare aiohttp handler in the same run; writes bench/receiver.json.
+.PHONY: bench-receiver
+bench-receiver: $(BENCH_STAMP)
+	$(BIN)/python bench/receiver.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cache

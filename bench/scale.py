@@ -46,6 +46,7 @@ from typing import IO, Any
 
 import aiohttp
 import psutil  # type: ignore[import-untyped]
+from revision import revision
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -79,21 +80,6 @@ FLOOR_FORMULA = (
     "durations of every successful call made in that account) / L. floor (latency only) is the same "
     "formula with every d(op) set to the configured latency: what real Twilio would allow."
 )
-
-
-def revision() -> str:
-    """The commit the operator ran from, marked when operator/ had uncommitted changes."""
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False
-    )
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "operator"], capture_output=True, text=True, cwd=ROOT, check=False
-    )
-    return (
-        head.stdout.strip() + ("+uncommitted" if dirty.stdout.strip() else "")
-        if head.returncode == 0
-        else "?"
-    )
 
 
 def log(message: str) -> None:

@@ -7,8 +7,12 @@ and the Kubernetes emulator fail some writes (409, 500) and drop watch streams. 
 operator to converge and checks what must hold on both sides; see `chaos/verify.py`. Figures go to
 `chaos/results.json` and a summary table; the exit status says whether every check held.
 
-    python -m chaos.run --seed 7                  # 200 objects, 20 kills, then the fuzz suite
-    python -m chaos.run --seed 7 --objects 30 --kills 5 --no-fuzz
+    python -m chaos.run --seed 7                  # 200 objects, 20 kills, the fuzz suites, the receiver phase
+    python -m chaos.run --seed 7 --objects 30 --kills 5 --no-fuzz --receiver-kills 3
+
+The receiver phase (`chaos/receiver.py`) follows: the receiver under callback load, SIGKILLed
+`--receiver-kills` times, PostgreSQL restarted once; every callback answered 2xx must be stored exactly once
+and every message's status must end up as the Twilio emulator's truth.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from twilio_operator.sandbox.kubectl import Kubectl
 from twilio_operator.sandbox.processes import BIN, OperatorProcess, SandboxProcess
 
 from .control import MANAGED_BY, KubeControl, TwilioSide, lines_with_secrets, secret_values
+from .receiver import ReceiverChaosConfig, receiver_chaos, summary_rows
 from .verify import Findings, check_secrets, check_twilio, unsettled
 from .workload import ROTATE, Action, Planned, Workload, plan, updated_spec
 
@@ -62,6 +67,8 @@ class ChaosConfig:
     workdir: Path | None = None
     results: Path | None = RESULTS
     verbose: bool = True
+    # The receiver phase (chaos/receiver.py): SIGKILLs of the receiver under callback load.
+    receiver_kills: int = 8
 
 
 @dataclass
@@ -422,6 +429,16 @@ def chaos(config: ChaosConfig) -> dict[str, Any]:
     finally:
         run.stop()
     fuzz_examples, fuzz_failures = run_fuzz(workdir) if config.fuzz else (0, 0)
+    receiver = (
+        receiver_chaos(
+            ReceiverChaosConfig(
+                seed=config.seed, kills=config.receiver_kills, fuzz=config.fuzz, verbose=config.verbose
+            ),
+            workdir / "receiver",
+        )
+        if config.receiver_kills
+        else None
+    )
     results: dict[str, Any] = {
         "seed": config.seed,
         "kills": run.tally.kills,
@@ -457,8 +474,15 @@ def chaos(config: ChaosConfig) -> dict[str, Any]:
             "workdir": str(workdir),
         },
     }
+    if receiver is not None:
+        results["receiver"] = receiver
     results["passed"] = bool(
-        findings.ok and not violations and fuzz_failures == 0 and run.tally.kills >= config.kills and alive
+        findings.ok
+        and not violations
+        and fuzz_failures == 0
+        and run.tally.kills >= config.kills
+        and alive
+        and (receiver is None or receiver["passed"])
     )
     if config.results is not None:
         config.results.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
@@ -487,6 +511,7 @@ def summary(results: dict[str, Any]) -> str:
         ("operator exits not caused by us", details["unexpected_exits"]),
         ("fuzz examples (failing tests)", f"{results['fuzz_examples']} ({results['fuzz_failures']})"),
         ("duration", f"{details['duration_seconds']}s"),
+        *(summary_rows(results["receiver"]) if "receiver" in results else []),
         ("RESULT", "PASS" if results["passed"] else "FAIL"),
     ]
     width = max(len(name) for name, _ in rows)
@@ -509,6 +534,12 @@ def problems(results: dict[str, Any]) -> str:
         "violations",
     )
     parts = [f"{key}: {json.dumps(details[key], indent=2)}" for key in keys if details[key]]
+    receiver = results.get("receiver")
+    if receiver is not None and not receiver["passed"]:
+        parts.append(
+            f"receiver: {json.dumps({k: v for k, v in receiver.items() if k != 'events'}, indent=2)}"
+        )
+        parts.append("receiver events:\n" + "\n".join(receiver["events"]))
     return "\n".join(parts)
 
 
@@ -518,7 +549,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--objects", type=int, default=200)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--converge-timeout", type=float, default=300.0)
-    parser.add_argument("--no-fuzz", action="store_true", help="skip the property-based spec suite")
+    parser.add_argument("--no-fuzz", action="store_true", help="skip the property-based suites")
+    parser.add_argument(
+        "--receiver-kills",
+        type=int,
+        default=8,
+        help="SIGKILLs of the receiver in its phase (0: no receiver phase)",
+    )
     parser.add_argument("--workdir", type=Path, help="keep logs here (default: a new temporary directory)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--quiet", action="store_true")
@@ -529,6 +566,7 @@ def main(argv: list[str] | None = None) -> int:
         kills=args.kills,
         converge_timeout=args.converge_timeout,
         fuzz=not args.no_fuzz,
+        receiver_kills=args.receiver_kills,
         workdir=args.workdir,
         results=args.results,
         verbose=not args.quiet,

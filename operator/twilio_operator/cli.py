@@ -1,4 +1,4 @@
-"""`twilio-operator run | tree | sandbox | demo | crds | generate | version`."""
+"""`twilio-operator run | receiver | tree | sandbox | demo | crds | generate | version`."""
 
 from __future__ import annotations
 
@@ -167,7 +167,9 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
 
     from .plugin import add_tree_arguments
+    from .receiver.cli import add_parser as add_receiver_parser
 
+    add_receiver_parser(commands)
     add_tree_arguments(
         commands.add_parser(
             "tree", help="draw the account architecture from the live objects (also: kubectl twilio tree)"

@@ -60,6 +60,8 @@ EVERY_SERVICE_FIELD = {
     "UseInboundWebhookOnNumber": "false",
 }
 
+SEND_VIA_SERVICE = {"To": "+14155550199", "MessagingServiceSid": "{svc}", "Body": "hi"}
+
 
 @dataclass(frozen=True)
 class Case:
@@ -186,6 +188,68 @@ CASES = [
         "GET",
         "/2010-04-01/Accounts/{sub}/SMS/ShortCodes/SC1.json",
         both="reject",
+    ),
+    Case("send-message-service", "api", "POST", "/2010-04-01/Accounts/{sub}/Messages.json", SEND_VIA_SERVICE),
+    Case(
+        "send-message-from-number",
+        "api",
+        "POST",
+        "/2010-04-01/Accounts/{sub}/Messages.json",
+        {
+            "To": "+14155550199",
+            "From": "+14155550100",
+            "Body": "hi",
+            "StatusCallback": "https://h.example.com/s",
+        },
+    ),
+    Case(
+        "send-message-no-to",
+        "api",
+        "POST",
+        "/2010-04-01/Accounts/{sub}/Messages.json",
+        {"From": "+14155550100", "Body": "hi"},
+        both="reject",
+    ),
+    Case(
+        "send-message-callback-not-a-url",
+        "api",
+        "POST",
+        "/2010-04-01/Accounts/{sub}/Messages.json",
+        {**SEND_VIA_SERVICE, "StatusCallback": "not a url"},
+        both="reject",
+    ),
+    Case(
+        "send-message-bad-service-sid",
+        "api",
+        "POST",
+        "/2010-04-01/Accounts/{sub}/Messages.json",
+        {**SEND_VIA_SERVICE, "MessagingServiceSid": "MG1"},
+        both="reject",
+    ),
+    Case(
+        "send-message-no-body",
+        "api",
+        "POST",
+        "/2010-04-01/Accounts/{sub}/Messages.json",
+        {"To": "+14155550199", "MessagingServiceSid": "{svc}"},
+    ),
+    Case(
+        "send-message-no-sender",
+        "api",
+        "POST",
+        "/2010-04-01/Accounts/{sub}/Messages.json",
+        {"To": "+14155550199", "Body": "hi"},
+    ),
+    Case("fetch-message", "api", "GET", "/2010-04-01/Accounts/{sub}/Messages/{sm}.json"),
+    Case(
+        "list-messages",
+        "api",
+        "GET",
+        "/2010-04-01/Accounts/{sub}/Messages.json",
+        params={"PageSize": "50", "DateSent>": "2026-01-01T00:00:00Z", "To": "+14155550199"},
+    ),
+    Case(
+        "fetch-message-bad-sid", "api", "GET", "/2010-04-01/Accounts/{sub}/Messages/SM1.json", both="reject"
     ),
     Case("no-credentials", "api", "GET", "/2010-04-01/Accounts.json", auth=False, both="reject"),
     # -- messaging.twilio.com/v1 -----------------------------------------------------------------------------
@@ -460,6 +524,18 @@ EXCEPTIONS: dict[str, Difference] = {
         "An alphanumeric sender ID has up to 11 characters of A-Z, a-z, 0-9, space, +, -, _ and & "
         "(https://www.twilio.com/docs/messaging/api/alphasender-resource); the schema is a plain string.",
     ),
+    "send-message-no-body": Difference(
+        "reject",
+        "accept",
+        "Error 21602 'Message body is required': a message needs Body, MediaUrl or ContentSid "
+        "(https://www.twilio.com/docs/api/errors/21602); the spec cannot say 'one of'.",
+    ),
+    "send-message-no-sender": Difference(
+        "reject",
+        "accept",
+        "Error 21603 'A From phone number is required': From or MessagingServiceSid "
+        "(https://www.twilio.com/docs/api/errors/21603); the spec cannot say 'one of'.",
+    ),
     "iam-restricted-without-policy": Difference(
         "reject",
         "accept",
@@ -592,6 +668,7 @@ def _world(emulator: TwilioEmulator) -> World:
     state.add_number_to_service(service, pooled_pn.sid, "setup")
     state.add_short_code_to_service(service, pooled_sc.sid, "setup")
     alpha = state.add_alpha_sender(service, "INITIAL")
+    message = state.send_message(sub, "+14155550199", "hello", service, None, None)
     ids = {
         "sub": sub.sid,
         "key": key.sid,
@@ -602,6 +679,7 @@ def _world(emulator: TwilioEmulator) -> World:
         "pooled_sc": pooled_sc.sid,
         "svc": service.sid,
         "ai": alpha.sid,
+        "sm": message.sid,
     }
     return World(emulator, sub.sid, sub.auth_token, ids)
 

@@ -27,6 +27,7 @@ from twilio_operator.kube.ingress import resolve, view
 
 GROUP = "twilio.operator.dev"
 WAVE = "argocd.argoproj.io/sync-wave"
+MONITORING = "monitoring.coreos.com/"
 VALUES_FILES = {
     "values.yaml": ACCOUNT_CHART / "values.yaml",
     "values-dev.yaml": ACCOUNT_CHART / "values-dev.yaml",
@@ -72,7 +73,8 @@ def test_custom_resources_match_the_crd_schemas(values_file: str) -> None:
 @pytest.mark.parametrize("version", kube_versions())
 @pytest.mark.parametrize("values_file", VALUES_FILES)
 def test_builtin_manifests_are_valid_kubernetes(values_file: str, version: str) -> None:
-    builtin = [d for d in rendered(values_file) if not d["apiVersion"].startswith(f"{GROUP}/")]
+    # The Prometheus Operator's kinds have no schema here; the alert rules are checked by promtool instead.
+    builtin = [d for d in rendered(values_file) if not d["apiVersion"].startswith((f"{GROUP}/", MONITORING))]
     assert [e for d in builtin if (e := validate(d, version))] == []
 
 

@@ -1,4 +1,5 @@
-"""The quick variant of `make chaos`: 30 objects, 5 SIGKILLs, faults on both emulators, every check."""
+"""The quick variant of `make chaos`: 30 objects, 5 SIGKILLs, faults on both emulators, every check; then the
+receiver phase with 3 SIGKILLs of the receiver and a PostgreSQL restart under callback load."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from chaos.run import ChaosConfig, chaos, problems, summary
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(420)
 def test_quick_chaos_run_converges_with_no_leaks_and_no_secrets_in_logs(tmp_path: Path) -> None:
     config = ChaosConfig(
         seed=11,
@@ -17,6 +18,7 @@ def test_quick_chaos_run_converges_with_no_leaks_and_no_secrets_in_logs(tmp_path
         converge_timeout=90,
         stall=30,
         fuzz=False,
+        receiver_kills=3,
         workdir=tmp_path,
         results=None,
         verbose=False,
@@ -24,4 +26,5 @@ def test_quick_chaos_run_converges_with_no_leaks_and_no_secrets_in_logs(tmp_path
     results = chaos(config)
     print("\n" + summary(results))
     assert results["kills"] == 5
+    assert results["receiver"]["kills"] == 3 and results["receiver"]["postgres_restarts"] == 1
     assert results["passed"], problems(results)

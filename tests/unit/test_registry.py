@@ -51,6 +51,8 @@ LAYERS: dict[str, set[str]] = {
     "twilio": {"api", "clock", "settings", "metrics"},
     "kube": {"api", "clock", "metrics"},
     "reconcile": {"api", "clock", "settings", "metrics", "twilio", "kube"},
+    # The delivery-data receiver is a process of its own: Kubernetes access, nothing of the operator's side.
+    "receiver": {"kube"},
 }
 TOP = {
     "api",
@@ -63,6 +65,7 @@ TOP = {
     "handlers",
     "runner",
     "generate",
+    "receiver",
     "tree",
     "plugin",
 }

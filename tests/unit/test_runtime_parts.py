@@ -199,6 +199,8 @@ ME = PeeringConfig("twilio-operator", "me", 100, ())
 SECOND = datetime.timedelta(seconds=1)
 
 
+# Peers as (priority, lifetime, seconds since last seen): their keep-alive times are made when the test runs,
+# not when it is collected, so a long run (collection minutes before this test) does not age them.
 @pytest.mark.parametrize(
     ("peers", "stands_by"),
     [

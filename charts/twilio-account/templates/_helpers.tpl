@@ -41,3 +41,55 @@ annotations:
 {{- end }}
 {{- toYaml $spec }}
 {{- end }}
+
+{{/* The receiver's objects are named after the release. */}}
+{{- define "twilio-account.receiver.name" -}}
+{{- printf "%s-receiver" .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "twilio-account.receiver.selectorLabels" -}}
+app.kubernetes.io/name: twilio-receiver
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "twilio-account.receiver.labels" -}}
+{{ include "twilio-account.labels" . }}
+app.kubernetes.io/name: twilio-receiver
+app.kubernetes.io/component: receiver
+app.kubernetes.io/version: {{ .Values.receiver.image.tag | default .Chart.AppVersion | quote }}
+{{- end }}
+
+{{/* repository@digest when a digest is set (immutable), else repository:tag (tag defaults to appVersion). */}}
+{{- define "twilio-account.receiver.image" -}}
+{{- with .Values.receiver.image }}
+{{- if .digest }}
+{{- printf "%s@%s" .repository .digest }}
+{{- else }}
+{{- printf "%s:%s" .repository (.tag | default $.Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The URL Twilio calls: receiver.publicUrl, else the webhook Ingress's host (https with TLS). */}}
+{{- define "twilio-account.receiver.publicUrl" -}}
+{{- if .Values.receiver.publicUrl }}
+{{- .Values.receiver.publicUrl }}
+{{- else if and .Values.webhookIngress.create .Values.webhookIngress.host }}
+{{- printf "%s://%s" (ternary "https" "http" (ne .Values.webhookIngress.tlsSecretName "")) .Values.webhookIngress.host }}
+{{- end }}
+{{- end }}
+
+{{/*
+The receiver's objects' annotations: with Argo CD, the subaccounts' sync wave, so the receiver is up before the
+Messaging Services point their callbacks at it. root: the chart root; extra: more annotations.
+*/}}
+{{- define "twilio-account.receiver.annotations" -}}
+{{- $annotations := .extra | default dict }}
+{{- if .root.Values.argocd.enabled }}
+{{- $_ := set $annotations "argocd.argoproj.io/sync-wave" (toString .root.Values.argocd.syncWaves.subaccounts) }}
+{{- end }}
+{{- with $annotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}

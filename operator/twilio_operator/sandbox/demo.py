@@ -1,15 +1,19 @@
-"""`twilio-operator demo`: the sandbox, the operator, the examples applied, both sides shown."""
+"""`twilio-operator demo`: the sandbox, the operator, the examples applied, both sides shown; then the
+receiver, messages sent and their delivery page."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from . import demo_delivery
 from .kubectl import Kubectl
 from .processes import OperatorProcess, SandboxProcess, wait_for
+from .receiver import ReceiverProcess
 from .twilio_control import TwilioControl
 
 
@@ -65,11 +69,13 @@ def _twilio_rows(state: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def main(examples: Path, timeout: float) -> int:
+def main(examples: Path, timeout: float, wait: bool | None = None) -> int:
+    """Run the demo; with ``wait`` (default: when stdin is a terminal) keep it up until Enter or Ctrl-C."""
     with tempfile.TemporaryDirectory(prefix="twilio-operator-demo-") as tmp:
         workdir = Path(tmp)
         sandbox = SandboxProcess(workdir / "sandbox")
         operator = OperatorProcess(sandbox, workdir)
+        receiver: ReceiverProcess | None = None
         try:
             print("starting the sandbox (Kubernetes API and Twilio API emulators)...")
             sandbox.start()
@@ -113,11 +119,18 @@ def main(examples: Path, timeout: float) -> int:
             ).stdout.split()
             if secrets:
                 print("\nSecrets written by the operator (values not shown): " + ", ".join(secrets))
+            if any(o["kind"] == "MessagingService" for o in listed()):
+                receiver = demo_delivery.run(sandbox, kubectl, workdir, listed())
             print("\ndemo succeeded")
+            if receiver is not None and (sys.stdin.isatty() if wait is None else wait):
+                with contextlib.suppress(KeyboardInterrupt, EOFError):
+                    input(f"\nthe delivery page is at {receiver.url}/ - press Enter to stop the demo ")
             return 0
         except (AssertionError, RuntimeError, OSError) as error:
             print(f"demo failed: {error}", file=sys.stderr)
             return 1
         finally:
+            if receiver is not None:
+                receiver.stop()
             operator.stop()
             sandbox.stop()

@@ -209,6 +209,10 @@ async def test_config_round_trip(api: Api) -> None:
         "check_responses": True,
         "subaccount_limit": 1000,
         "pool_limit": 10,
+        "message_time_scale": 1.0,
+        "callback_drop_rate": 0.0,
+        "callback_duplicate_rate": 0.0,
+        "callback_reorder_rate": 0.0,
     }
     assert (await api.control("GET", "config")).body == answer.body
     assert (await api.control("POST", "config", {"latency": "slow"})).status == 400

@@ -30,6 +30,9 @@ KEY_OPERATIONS_2010 = frozenset({"ListKey", "CreateNewKey", "FetchKey", "UpdateK
 # only as downloadable tables; these names follow that scheme for the resources the emulator serves.
 # Operations absent here (accounts, keys) are never open to Restricted keys.
 PERMISSIONS: Mapping[tuple[str, str], str] = {
+    ("api", "CreateMessage"): "/twilio/messaging/messages/create",
+    ("api", "FetchMessage"): "/twilio/messaging/messages/read",
+    ("api", "ListMessage"): "/twilio/messaging/messages/read",
     ("messaging", "CreateService"): "/twilio/messaging/services/create",
     ("messaging", "ListService"): "/twilio/messaging/services/read",
     ("messaging", "FetchService"): "/twilio/messaging/services/read",

@@ -1,13 +1,15 @@
 """Test-control endpoints under ``/__sandbox/``: plain JSON, no Twilio auth, no contract check.
 
 They let tests that run the emulator in another process inspect what the operator sent, set up what only
-the Twilio Console or the carrier could (numbers, short codes, Main keys, delivery callbacks), inject
-faults and tune latency and concurrency limits.
+the Twilio Console or the carrier could (numbers, short codes, Main keys, delivery callbacks), see every
+message's true fate and its callbacks, route a public host to a local receiver (the sandbox's Ingress),
+inject faults and tune latency, concurrency limits and the messages' pace.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,7 +20,6 @@ from .faults import FaultSpecError
 from .formats import E164_RE, SHORT_CODE_RE
 from .server import EmulatorCore
 from .state import Account, AccountStatus, KeyType, TwilioState
-from .webhooks import post_callback
 
 PREFIX = "/__sandbox"
 MESSAGE_STATUSES = frozenset(
@@ -145,6 +146,10 @@ class Control:
             web.post(f"{PREFIX}/accounts/{{sid}}/short-codes", wrap(self.lease_short_code)),
             web.post(f"{PREFIX}/accounts/{{sid}}/keys", wrap(self.create_key)),
             web.post(f"{PREFIX}/services/{{sid}}/status-callbacks", wrap(self.status_callback)),
+            web.get(f"{PREFIX}/messages", wrap(self.messages)),
+            web.get(f"{PREFIX}/routes", wrap(self.list_routes)),
+            web.post(f"{PREFIX}/routes", wrap(self.add_route)),
+            web.delete(f"{PREFIX}/routes", wrap(self.clear_routes)),
             web.get(f"{PREFIX}/faults", wrap(self.list_faults)),
             web.post(f"{PREFIX}/faults", wrap(self.add_fault)),
             web.delete(f"{PREFIX}/faults", wrap(self.clear_faults)),
@@ -267,8 +272,58 @@ class Control:
         if data.get("error_code") is not None:
             params["ErrorCode"] = str(data["error_code"])
         token = state.accounts[service.account_sid].auth_token
-        received = await post_callback(url, token, params, idempotency_token=f"{message_sid}-{status}")
+        received = await self.core.callbacks.post(url, token, params)
         return _json({"url": url, "status": received, "params": params})
+
+    async def messages(self, request: web.Request) -> web.Response:
+        """Every message sent, with Twilio's truth now and at the end, and what became of each callback.
+
+        ``?since=<n>`` skips the first n messages (in sending order); no bodies or numbers are listed.
+        """
+        try:
+            since = int(request.query.get("since", "0"))
+        except ValueError as error:
+            raise ControlError(400, "since must be an integer") from error
+        now = time.time()
+        items = list(self.core.state.messages.values())[since:]
+        return _json(
+            {
+                "messages": [
+                    {
+                        "sid": m.sid,
+                        "account_sid": m.account_sid,
+                        "service_sid": m.service_sid,
+                        "status": m.step_at(now).status,
+                        "final_status": m.final.status,
+                        "final_error_code": m.final.error_code,
+                        "settled": m.final.at <= now - m.created,
+                        "status_callback": m.status_callback,
+                        "callbacks": m.callbacks,
+                    }
+                    for m in items
+                ],
+                "callbacks_in_flight": self.core.callbacks.pending,
+            }
+        )
+
+    async def list_routes(self, request: web.Request) -> web.Response:
+        return _json({"routes": dict(self.core.callbacks.routes)})
+
+    async def add_route(self, request: web.Request) -> web.Response:
+        """``{"host": "hooks.example.com", "target": "http://127.0.0.1:8080"}``: what an Ingress controller
+        would do for that host. Callbacks to it go to the target, signed over the public URL."""
+        data = await _body(request)
+        host, target = data.get("host"), data.get("target")
+        if not isinstance(host, str) or not host or "/" in host or ":" in host:
+            raise ControlError(400, "host must be a host name such as hooks.example.com")
+        if not isinstance(target, str) or self.core.callbacks.target(target) is None:
+            raise ControlError(400, "target must be an http URL on loopback, e.g. http://127.0.0.1:8080")
+        self.core.callbacks.routes[host.lower()] = target
+        return _json({"routes": dict(self.core.callbacks.routes)}, 201)
+
+    async def clear_routes(self, request: web.Request) -> web.Response:
+        self.core.callbacks.routes.clear()
+        return _json({"routes": {}})
 
     async def list_faults(self, request: web.Request) -> web.Response:
         return _json({"faults": [fault.as_dict() for fault in self.core.faults.list()]})
@@ -290,7 +345,8 @@ class Control:
 
     async def set_config(self, request: web.Request) -> web.Response:
         """``{"latency"?: s, "concurrency_limit"?: n|null, "subaccount_limit"?: n, "pool_limit"?: n,
-        "check_responses"?: bool}``; keys left out keep their value."""
+        "check_responses"?: bool, "message_time_scale"?: x, "callback_drop_rate"?: p,
+        "callback_duplicate_rate"?: p, "callback_reorder_rate"?: p}``; keys left out keep their value."""
         data = await _body(request)
         settings = self.core.settings
         state = self.core.state
@@ -306,6 +362,14 @@ class Control:
                 state.subaccount_limit = max(0, int(data["subaccount_limit"]))
             if "pool_limit" in data:
                 state.pool_limit = max(0, int(data["pool_limit"]))
+            callbacks = self.core.callbacks
+            if "message_time_scale" in data:
+                callbacks.time_scale = state.message_time_scale = max(
+                    0.001, float(data["message_time_scale"])
+                )
+            for rate in ("drop_rate", "duplicate_rate", "reorder_rate"):
+                if f"callback_{rate}" in data:
+                    setattr(callbacks.settings, rate, min(1.0, max(0.0, float(data[f"callback_{rate}"]))))
         except (TypeError, ValueError) as error:
             raise ControlError(400, f"invalid config value: {error}") from error
         return _json(self._config())
@@ -317,6 +381,10 @@ class Control:
             "check_responses": self.core.settings.check_responses,
             "subaccount_limit": self.core.state.subaccount_limit,
             "pool_limit": self.core.state.pool_limit,
+            "message_time_scale": self.core.callbacks.time_scale,
+            "callback_drop_rate": self.core.callbacks.settings.drop_rate,
+            "callback_duplicate_rate": self.core.callbacks.settings.duplicate_rate,
+            "callback_reorder_rate": self.core.callbacks.settings.reorder_rate,
         }
 
     async def reset(self, request: web.Request) -> web.Response:

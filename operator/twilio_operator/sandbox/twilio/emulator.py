@@ -46,6 +46,7 @@ class TwilioEmulator:
     async def stop(self) -> None:
         """Stop serving; requests held by hang faults are released first so shutdown is immediate."""
         self.core.release_hung()
+        await self.core.callbacks.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from .errors import invalid_parameter
 
 DEFAULT_PAGE_SIZE = 50
-_TOKEN_RE = re.compile(r"^P([AB])((?:AC|SK|MG|PN|SC|AI)[0-9a-f]{32})$")
+_TOKEN_RE = re.compile(r"^P([AB])((?:AC|SK|MG|PN|SC|AI|SM)[0-9a-f]{32})$")
 
 T = TypeVar("T")
 
@@ -57,9 +57,12 @@ def paginate(
     order_of: Callable[[str], int | None],
     request: PageRequest,
     render: Callable[[T], dict[str, Any]],
+    newest_first: bool = False,
 ) -> Page:
-    """Select the page of ``items``, ordered by creation, that the request asks for."""
-    keyed = sorted(((order_of(sid_of(item)) or 0, item) for item in items), key=lambda pair: pair[0])
+    """Select the page of ``items``, ordered by creation (``newest_first``: as Twilio lists messages), that
+    the request asks for."""
+    sign = -1 if newest_first else 1
+    keyed = sorted(((sign * (order_of(sid_of(item)) or 0), item) for item in items), key=lambda pair: pair[0])
     orders = [order for order, _ in keyed]
     ordered = [item for _, item in keyed]
     size = request.page_size
@@ -68,6 +71,7 @@ def paginate(
         cursor = order_of(found.group(2)) if found else None
         if found is None or cursor is None:
             raise invalid_parameter(f"Invalid PageToken {request.token!r}", code=21481)
+        cursor *= sign
         if found.group(1) == "A":
             begin = bisect.bisect_right(orders, cursor)
         else:

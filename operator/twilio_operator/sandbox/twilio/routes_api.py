@@ -1,15 +1,18 @@
-"""api.twilio.com/2010-04-01: Accounts, Keys, IncomingPhoneNumbers and SMS ShortCodes."""
+"""api.twilio.com/2010-04-01: Accounts, Keys, IncomingPhoneNumbers, SMS ShortCodes and Messages."""
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from .auth import Principal
 from .calls import Call, Handler, Reply, friendly_name
-from .errors import TwilioError, authenticate, not_found
-from .formats import rfc2822, utcnow
+from .errors import TwilioError, authenticate, invalid_parameter, not_found
+from .formats import E164_RE, rfc2822, utcnow
+from .messages import ERROR_MESSAGES, SentMessage
 from .paging import page_2010, page_request, paginate
 from .state import Account, AccountStatus, ApiKey, IncomingNumber, ShortCode
 
@@ -241,6 +244,102 @@ def fetch_short_code(call: Call) -> Reply:
     return Reply(200, short_code_json(code))
 
 
+# -- Messages ------------------------------------------------------------------------------------------------
+
+
+def message_json(message: SentMessage, now: float | None = None) -> dict[str, Any]:
+    step = message.step_at(now)
+    base = f"{API}/Accounts/{message.account_sid}/Messages/{message.sid}"
+    created = datetime.fromtimestamp(message.created, UTC).replace(microsecond=0)
+    sent_at = message.sent_at(now)
+    updated = message.created + step.at
+    return {
+        "account_sid": message.account_sid,
+        "api_version": "2010-04-01",
+        "body": message.body,
+        "date_created": rfc2822(created),
+        "date_sent": rfc2822(datetime.fromtimestamp(sent_at, UTC)) if sent_at else None,
+        "date_updated": rfc2822(datetime.fromtimestamp(updated, UTC)),
+        "direction": "outbound-api",
+        "error_code": step.error_code,
+        "error_message": ERROR_MESSAGES.get(step.error_code) if step.error_code else None,
+        "from": message.sender,
+        "messaging_service_sid": message.service_sid,
+        "num_media": "0",
+        "num_segments": "1",
+        "price": None,
+        "price_unit": "USD",
+        "sid": message.sid,
+        "status": step.status,
+        "subresource_uris": {"media": f"{base}/Media.json", "feedback": f"{base}/Feedback.json"},
+        "to": message.to,
+        "uri": f"{base}.json",
+    }
+
+
+def create_message(call: Call) -> Reply:
+    form = call.form
+    to = form["To"]
+    if not E164_RE.match(to):
+        raise invalid_parameter(f"The 'To' number {to} is not a valid phone number.", code=21211)
+    if not (form.get("Body") or form.get("MediaUrl") or form.get("ContentSid")):
+        raise invalid_parameter("Message body is required.", code=21602)
+    service = None
+    if form.get("MessagingServiceSid"):
+        service = call.state.services.get(form["MessagingServiceSid"])
+        if service is None or service.account_sid != call.account.sid:
+            raise invalid_parameter("The Messaging Service Sid is invalid.", code=21701)
+    sender = form.get("From") or None
+    if service is None and sender is None:
+        raise invalid_parameter("A 'From' phone number is required.", code=21603)
+    owned = {n.phone_number for n in call.state.account_numbers(call.account.sid)}
+    if service is not None:
+        owned |= {a.alpha_sender for a in service.alpha_senders.values()}
+    if sender is not None and sender not in owned:
+        raise invalid_parameter(
+            f"The From phone number {sender} is not a valid, SMS-capable inbound phone number or short "
+            "code for your account.",
+            code=21606,
+        )
+    message = call.state.send_message(
+        call.account, to, form.get("Body", ""), service, sender, form.get("StatusCallback") or None
+    )
+    return Reply(201, message_json(message))
+
+
+def list_messages(call: Call) -> Reply:
+    """The account's messages, newest first as Twilio lists them, filtered by To, From and DateSent."""
+    messages = [m for m in call.state.messages.values() if m.account_sid == call.account.sid]
+    if "To" in call.query:
+        messages = [m for m in messages if m.to == call.query["To"]]
+    if "From" in call.query:
+        messages = [m for m in messages if m.sender == call.query["From"]]
+    for name, keep in (("DateSent", operator.eq), ("DateSent<", operator.le), ("DateSent>", operator.ge)):
+        if name in call.query:
+            wanted = call.query[name][:10]
+            messages = [m for m in messages if (sent := m.sent_at()) is not None and keep(_day(sent), wanted)]
+    page = paginate(
+        messages,
+        lambda m: m.sid,
+        call.state.order_of,
+        page_request(call.query),
+        message_json,
+        newest_first=True,
+    )
+    return Reply(200, page_2010("messages", page, call.path, call.filters))
+
+
+def _day(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d")
+
+
+def fetch_message(call: Call) -> Reply:
+    message = call.state.messages.get(call.path_params["Sid"])
+    if message is None or message.account_sid != call.account.sid:
+        raise not_found(call.path)
+    return Reply(200, message_json(message))
+
+
 def _page(
     call: Call,
     key: str,
@@ -266,4 +365,7 @@ HANDLERS: dict[str, Handler] = {
     "FetchIncomingPhoneNumber": fetch_number,
     "ListShortCode": list_short_codes,
     "FetchShortCode": fetch_short_code,
+    "CreateMessage": create_message,
+    "ListMessage": list_messages,
+    "FetchMessage": fetch_message,
 }

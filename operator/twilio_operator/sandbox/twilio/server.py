@@ -24,6 +24,7 @@ from aiohttp import web
 
 from . import routes_api, routes_iam, routes_messaging
 from .auth import authenticate_request, authorize, parse_basic
+from .callbacks import Callbacks
 from .calls import Call, Handler, Reply
 from .contract import (
     HOSTNAMES,
@@ -120,7 +121,8 @@ class EmulatorCore:
 
     def __init__(self, *, latency: float = 0.0, concurrency_limit: int | None = None, seed: int = 0) -> None:
         self.seed = seed
-        self.state = TwilioState(seed)
+        self.callbacks = Callbacks(seed)
+        self.state = self._new_state()
         self.settings = Settings(latency=latency, concurrency_limit=concurrency_limit)
         self.faults = FaultRegistry(seed)
         self.log = RequestLog()
@@ -131,9 +133,15 @@ class EmulatorCore:
         for host in HOSTS:
             host_spec(host)  # parse the specs now rather than on the first request
 
+    def _new_state(self) -> TwilioState:
+        state = TwilioState(self.seed)
+        state.message_time_scale = self.callbacks.time_scale
+        state.on_message = self.callbacks.schedule
+        return state
+
     def reset(self) -> None:
         """Back to a fresh start: same parent credentials, no other objects, no faults, empty logs."""
-        self.state = TwilioState(self.seed)
+        self.state = self._new_state()
         self.faults.clear()
         self.log.clear()
         self.violations.clear()

@@ -8,13 +8,16 @@ by account, so no operation's cost grows with the number of requests served.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from .errors import TwilioError, invalid_parameter, not_found
 from .formats import IdFactory, utcnow
+from .messages import SentMessage, timeline
 
 DEFAULT_SUBACCOUNT_LIMIT = 1000
 DEFAULT_POOL_LIMIT = 400
@@ -184,6 +187,11 @@ class TwilioState:
         self._short_codes_by_account: dict[str, dict[str, ShortCode]] = {}
         self._number_by_e164: dict[str, str] = {}
         self._short_code_by_digits: dict[str, str] = {}
+        self.messages: dict[str, SentMessage] = {}
+        self._message_rng = random.Random(seed ^ 0x5E13)
+        # Set by the emulator: plans a new message's status callbacks (asynchronous, so not done here).
+        self.on_message: Callable[[SentMessage, str | None, str], None] | None = None
+        self.message_time_scale = 1.0
         # Creation order of every SID ever issued, deleted ones included, so a page token naming a record
         # deleted since keeps working as a cursor.
         self._order: dict[str, int] = {}
@@ -449,6 +457,52 @@ class TwilioState:
         )
         service.alpha_senders[sender.sid] = sender
         return sender
+
+    # -- messages ----------------------------------------------------------------------------------------
+
+    def sender_of(self, service: Service) -> str | None:
+        """The sender a service picks: its first number, else short code, else alpha sender."""
+        for sid in service.phone_numbers:
+            return self.numbers[sid].phone_number
+        for sid in service.short_codes:
+            return self.short_codes[sid].short_code
+        for alpha in service.alpha_senders.values():
+            return alpha.alpha_sender
+        return None
+
+    def send_message(
+        self,
+        account: Account,
+        to: str,
+        body: str,
+        service: Service | None,
+        sender: str | None,
+        status_callback: str | None,
+    ) -> SentMessage:
+        """A new outbound message with its whole fate decided now (seeded); its callbacks are planned."""
+        if service is not None:
+            sender = sender or self.sender_of(service)
+        steps = timeline(
+            self._message_rng,
+            via_service=service is not None,
+            has_sender=sender is not None,
+            scale=self.message_time_scale,
+        )
+        message = SentMessage(
+            sid=self._new_sid("SM"),
+            account_sid=account.sid,
+            service_sid=service.sid if service else None,
+            sender=sender,
+            to=to,
+            body=body,
+            status_callback=status_callback or (service.settings.get("status_callback") if service else None),
+            created=time.time(),
+            steps=steps,
+        )
+        self.messages[message.sid] = message
+        if self.on_message is not None:
+            self.on_message(message, message.status_callback, account.auth_token)
+        return message
 
 
 def _friendly_number(phone_number: str) -> str:

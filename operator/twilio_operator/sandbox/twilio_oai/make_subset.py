@@ -9,7 +9,10 @@ the official spec for the operations it keeps.
 The emulator needs two more api_v2010 paths than the project's original reference subsets carried: the
 operator resolves an E.164 number to the subaccount's IncomingPhoneNumber and lists short codes. Only the
 read operations of those paths are kept, because the emulator serves only those; buying and releasing
-numbers happens through the emulator's test-control endpoints instead.
+numbers happens through the emulator's test-control endpoints instead. Messages are sent
+(``CreateMessage``), listed (``ListMessage``) and fetched (``FetchMessage``) so the delivery-data receiver's
+status callbacks, its repair of lost ones and its catch-up after an outage run against the real contract;
+updating and deleting messages are left out.
 
 Usage (needs ``npm`` and the npm registry, or an already downloaded tarball)::
 
@@ -58,6 +61,8 @@ SUBSETS: dict[str, tuple[dict[str, tuple[str, ...]], tuple[str, ...]]] = {
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json": ("get",),
             "/2010-04-01/Accounts/{AccountSid}/SMS/ShortCodes.json": ("get",),
             "/2010-04-01/Accounts/{AccountSid}/SMS/ShortCodes/{Sid}.json": ("get",),
+            "/2010-04-01/Accounts/{AccountSid}/Messages.json": ("post", "get"),
+            "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json": ("get",),
         },
         (),
     ),

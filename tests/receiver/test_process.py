@@ -1,0 +1,146 @@
+"""The receiver as a real process on the sandbox: Twilio's callbacks through the stand-in Ingress, tokens from
+watched Secrets, lost callbacks repaired, export, and no token in its log."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.support.receiver import sid, signed_form
+from twilio_operator.sandbox.kubectl import Kubectl
+from twilio_operator.sandbox.processes import BIN, wait_for
+from twilio_operator.sandbox.receiver import ReceiverProcess
+from twilio_operator.sandbox.traffic import Tenant, Traffic, credentials_secret
+
+HOST = "hooks.receiver-e2e.example.com"
+PUBLIC = f"https://{HOST}"
+FAST = {"message_time_scale": 0.05}
+
+
+def get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def stored_matches_truth(receiver: ReceiverProcess, traffic: Traffic, account_sid: str) -> bool:
+    for message in traffic.messages(account_sid)["messages"]:
+        try:
+            stored = get(f"{receiver.url}/api/messages/{message['sid']}")
+        except urllib.error.HTTPError:
+            return False
+        if (stored["status"], stored["errorCode"]) != (message["final_status"], message["final_error_code"]):
+            return False
+    return True
+
+
+def test_callbacks_stored_and_lost_ones_repaired(
+    receiver: ReceiverProcess, traffic: Traffic, kubectl: Kubectl, namespace: str, tmp_path: Path
+) -> None:
+    traffic.configure(**FAST, callback_drop_rate=0.2, callback_duplicate_rate=0.1, callback_reorder_rate=0.1)
+    traffic.route(HOST, receiver.url)
+    tenant = traffic.tenant("e2e", f"{PUBLIC}/twilio/status", "+14155550142")
+    kubectl.apply(credentials_secret("e2e-twilio", namespace, "e2e", tenant))
+    # The Secret is watched: the receiver knows the account within seconds, without a restart.
+    wait_for(lambda: "twilio_receiver_credentials_accounts 1.0" in metrics(receiver), 10, what="credentials")
+    sids = [traffic.send(tenant, f"+1415555{1000 + i}") for i in range(30)]
+    wait_for(traffic.settled, 30, what="messages settled")
+    wait_for(
+        lambda: stored_matches_truth(receiver, traffic, tenant.account_sid),
+        30,
+        interval=0.5,
+        what="store equals truth",
+    )
+    truth = traffic.messages(tenant.account_sid)["messages"]
+    dropped = {m["sid"] for m in truth if any(cb["fault"] == "dropped" for cb in m["callbacks"])}
+    final_dropped = {m["sid"] for m in truth if m["callbacks"] and m["callbacks"][-1]["fault"] == "dropped"}
+    assert dropped and final_dropped, "the seeded run should lose some callbacks, final ones too"
+    # Every message whose final callback was lost got its final status from a repair fetch.
+    repaired = {m["sid"] for m in truth if get(f"{receiver.url}/api/messages/{m['sid']}")["repaired"]}
+    assert repaired == final_dropped
+    text = metrics(receiver)
+    assert "twilio_receiver_repairs_total" in text and 'result="updated"' in text
+    summary = get(f"{receiver.url}/api/summary")
+    [group] = summary["groups"]
+    assert group["subaccount"] == "e2e"
+    assert group["windows"]["hour"]["sent"] == len(sids)
+    # Export: every message, as JSON lines.
+    exported = subprocess.run(
+        [str(BIN / "twilio-operator"), "receiver", "export", "--database", receiver.database],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert {r["sid"] for r in rows} == set(sids)
+    assert tenant.auth_token not in receiver.all_logs()
+
+
+def metrics(receiver: ReceiverProcess) -> str:
+    with urllib.request.urlopen(f"{receiver.url}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+def test_rotated_and_new_tokens_work_without_restart(
+    receiver: ReceiverProcess, traffic: Traffic, kubectl: Kubectl, namespace: str
+) -> None:
+    account = sid("AC")
+    old, new = "1" * 32, "2" * 32
+
+    def secret(token: str) -> str:
+        return credentials_secret("rotating", namespace, "rotating", Tenant(account, token, sid("MG"), "+1"))
+
+    def deliver(token: str) -> int:
+        params = {"AccountSid": account, "MessageSid": sid("SM"), "MessageStatus": "sent"}
+        body, headers = signed_form(token, f"{receiver.url}/twilio/status", params)
+        return post(f"{receiver.url}/twilio/status", body, headers)
+
+    assert deliver(old) == 403  # unknown account
+    kubectl.apply(secret(old))
+    wait_for(lambda: deliver(old) == 200, 10, interval=0.2, what="new account accepted")
+    kubectl.apply(secret(new))
+    wait_for(lambda: deliver(new) == 200, 10, interval=0.2, what="rotated token accepted")
+    assert deliver(old) == 403
+    logs = receiver.all_logs()
+    assert old not in logs and new not in logs
+    assert "bad_signature" in logs and "unknown_account" in logs
+
+
+def test_messages_sent_while_the_receiver_was_down_are_caught_up(
+    receiver: ReceiverProcess, traffic: Traffic, kubectl: Kubectl, namespace: str
+) -> None:
+    traffic.configure(**FAST, callback_drop_rate=0.0, callback_duplicate_rate=0.0, callback_reorder_rate=0.0)
+    traffic.route(HOST, receiver.url)
+    tenant = traffic.tenant("outage", f"{PUBLIC}/twilio/status", "+14155550143")
+    kubectl.apply(credentials_secret("outage-twilio", namespace, "outage", tenant))
+    wait_for(lambda: "twilio_receiver_credentials_accounts 1.0" in metrics(receiver), 10, what="credentials")
+    before = [traffic.send(tenant, f"+1415555{1100 + i}") for i in range(3)]
+    wait_for(lambda: stored_matches_truth(receiver, traffic, tenant.account_sid), 20, what="first messages")
+    receiver.kill()
+    during = [traffic.send(tenant, f"+1415555{1200 + i}") for i in range(10)]
+    wait_for(traffic.settled, 30, what="messages settled while the receiver is down")
+    lost = [m for m in traffic.messages(tenant.account_sid)["messages"] if m["sid"] in during]
+    assert all(a != 200 for m in lost for cb in m["callbacks"] for a in cb["attempts"])  # every callback lost
+    receiver.start()
+    receiver.wait_ready()
+    # On start the receiver lists what Twilio sent since its last stored event.
+    wait_for(
+        lambda: stored_matches_truth(receiver, traffic, tenant.account_sid),
+        30,
+        interval=0.5,
+        what="caught up",
+    )
+    assert all(get(f"{receiver.url}/api/messages/{sid}")["repaired"] for sid in during)
+    assert not any(get(f"{receiver.url}/api/messages/{sid}")["repaired"] for sid in before)
+    assert 'result="discovered"' in metrics(receiver)
