@@ -16,6 +16,11 @@ def operator_requests(kube_url: str) -> list[dict[str, Any]]:
     return [e for e in entries if any(agent in (e.get("user_agent") or "") for agent in OPERATOR_AGENTS)]
 
 
+def forbidden(requests: list[dict[str, Any]]) -> list[str]:
+    """The requests the API server refused as unauthorized (403), as "METHOD path"."""
+    return [f"{e['method']} {e['path']}" for e in requests if e.get("status") == 403]
+
+
 def api_calls(requests: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
     """(verb, api group, resource[/subresource]) for every request, as RBAC would see it."""
     return {call[:3] for call in scoped_api_calls(requests)}

@@ -115,12 +115,21 @@ class ControlPlane:
     def ca_file(self) -> Path:
         return self._pki().ca_cert
 
-    def kubeconfig(self) -> str:
-        """The admin's kubeconfig (system:masters), CA embedded, for kubectl, kopf and the client."""
-        return kubeconfig_yaml(self.url, ca_pem=self._pki().ca_pem(), token=self.admin_token)
+    def kubeconfig(self, server: str | None = None, token: str | None = None) -> str:
+        """A kubeconfig, CA embedded, for kubectl, kopf and the client: the admin's (system:masters) unless
+        another bearer token is given, for this API server or `server` (a proxy serving its certificate)."""
+        return kubeconfig_yaml(
+            server or self.url, ca_pem=self._pki().ca_pem(), token=token or self.admin_token
+        )
 
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def serving_ssl_context(self) -> ssl.SSLContext:
+        """A server-side context with the API server's certificate, for whatever serves in its name."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(self._pki().serving_cert), str(self._pki().serving_key))
+        return context
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
