@@ -217,7 +217,7 @@ class Run:
         self.kubectl = Kubectl(self.sandbox.kubeconfig, self.workdir / "kubectl-cache")
         env = self.sandbox.env
         self.twilio = TwilioSide(self.sandbox.twilio_url, env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"])
-        self.kube = KubeControl(self.sandbox.kube_url)
+        self.kube = KubeControl(self.sandbox.kube_url, self.sandbox.kube_context())
         namespaces = [
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in workload.namespaces
         ]

@@ -32,7 +32,7 @@ def operator_never_writes_spec(sandbox: SandboxProcess, request: pytest.FixtureR
     yield
     if not any("operator" in item.fixturenames for item in request.session.items):
         return  # only modules with operators of their own ran (test_peering checks its own)
-    requests = operator_requests(sandbox.kube_url)
+    requests = operator_requests(sandbox)
     assert requests, "no operator requests were recorded"
     assert spec_writes(requests) == []
     # On the real API server the operator is the chart's ServiceAccount: a rule the chart lacks is a 403.

@@ -93,7 +93,7 @@ class Tokens:
 def register(sandbox: SandboxProcess, accept: list[str], revoke: list[str] | None = None) -> None:
     body = json.dumps({"accept": accept, "revoke": revoke or []}).encode()
     request = urllib.request.Request(f"{sandbox.kube_url}/__sandbox/tokens", data=body, method="POST")
-    with urllib.request.urlopen(request, timeout=10):
+    with urllib.request.urlopen(request, timeout=10, context=sandbox.kube_context()):
         pass
 
 
@@ -133,7 +133,7 @@ def test_the_operator_follows_renewed_credentials(
         helpers.ready(kubectl, "apikey", "after", namespace, timeout=60)
         assert helpers.secret_data(kubectl, "after", namespace)
         # It was refused once with the old token, and logged in again.
-        refused = [r for r in operator_requests(guarded.kube_url) if r["status"] == 401]
+        refused = [r for r in operator_requests(guarded) if r["status"] == 401]
         assert refused, "the old token was never refused: the test did not test a renewal"
     finally:
         operator.stop()

@@ -340,7 +340,7 @@ def test_a_leader_demoted_by_a_higher_priority_replica_stops_its_drift_passes(pe
 
 def test_rbac_for_peering_is_exactly_what_the_replicas_use(peers: Peers) -> None:
     """The chart's RBAC with replicas allows every call the replicas made, and its peering rules no more."""
-    requests = operator_requests(peers.sandbox.kube_url)
+    requests = operator_requests(peers.sandbox)
     assert spec_writes(requests) == []
     assert {call for call in api_calls(requests) if call[1] == PEERING_GROUP}, "no peering calls recorded"
     # On the real API server the replicas are the chart's ServiceAccount: what it lacks was refused.

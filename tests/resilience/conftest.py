@@ -64,7 +64,7 @@ def twilio(sandbox: SandboxProcess) -> TwilioSide:
 
 @pytest.fixture(scope="session")
 def kube(sandbox: SandboxProcess) -> KubeControl:
-    return KubeControl(sandbox.kube_url)
+    return KubeControl(sandbox.kube_url, sandbox.kube_context())
 
 
 @pytest.fixture(scope="session")
