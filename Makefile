@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 SIZE ?= 50
 
-.PHONY: help venv demo test lint format generate crds unit e2e bench clean controlplane
+.PHONY: help venv demo test lint format generate crds unit e2e bench clean controlplane argocd-lua
 
 help:
 	@echo "make demo   - run the operator end to end on the embedded sandbox"
@@ -41,8 +41,9 @@ generate: venv
 
 crds: generate
 
-# -rs: a skipped test says why (the image tests need buildah and root, the real control plane needs Go).
-test: lint controlplane
+# -rs: a skipped test says why (the image tests need buildah and root, the real control plane and Argo CD's
+# Lua engine need Go).
+test: lint controlplane argocd-lua
 	$(BIN)/pytest -rs $(PYTEST_ARGS)
 
 # etcd, kube-apiserver and kube-controller-manager for `sandbox --kube apiserver` and the real-API-server
@@ -52,6 +53,12 @@ GO ?= $(shell command -v go 2>/dev/null || { test -x /usr/local/go/bin/go && ech
 controlplane:
 	@if [ -n "$(GO)" ]; then GO=$(GO) scripts/controlplane.sh >/dev/null; \
 	else echo "make: no Go toolchain: the real-API-server tests will be skipped (install Go 1.26+ to run them)"; fi
+
+# Argo CD's Lua engine (gopher-lua in Argo CD's sandbox) for the health check and action tests, built from
+# tests/packaging/argocd_lua into a cache keyed by its source. Without Go those tests run in Lua 5.1 only.
+argocd-lua:
+	@if [ -n "$(GO)" ]; then GO=$(GO) scripts/argocd-lua.sh >/dev/null; \
+	else echo "make: no Go toolchain: the Argo CD Lua engine tests will be skipped (install Go 1.26+)"; fi
 
 unit: venv
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

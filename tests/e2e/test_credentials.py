@@ -151,6 +151,7 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
 REFUSED = "Twilio refused the operator's own credentials"
 
 
+@pytest.mark.emulator_only("Twilio's side only: its own sandbox, whatever the suite's Kubernetes backend")
 def test_rejected_parent_credentials_are_said_once_and_recovered_from_at_once(
     plain: SandboxProcess, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
