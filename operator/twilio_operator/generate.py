@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from . import GROUP
+from .api.common import ChildSpec
 from .api.crd import crd_filename, crd_for, render
 from .reconcile.registry import REGISTRY, followed
 
@@ -63,11 +64,38 @@ def rbac_rules() -> list[dict[str, Any]]:
     return rules
 
 
+WRITE_VERBS = ["create", "update", "patch", "delete", "deletecollection"]
+
+
+def user_roles() -> dict[str, list[dict[str, Any]]]:
+    """Rules for the built-in user roles to aggregate (view, edit, admin), per role, for the kinds.
+
+    view reads every kind and its status. edit writes the kinds that live inside a subaccount (keys,
+    services, ...). Only admin writes the subaccounts themselves: one is a Twilio account of its own, billed,
+    whose deletion policy can close it for good (releasing its numbers) and whose auth token it can export
+    to a Secret; that is the namespace's administrator's decision, as its quotas and RBAC are.
+    """
+    plurals = [entry.kind.plural for entry in REGISTRY]
+    children = [entry.kind.plural for entry in REGISTRY if issubclass(entry.kind.spec, ChildSpec)]
+    accounts = [plural for plural in plurals if plural not in children]
+    view = [p for plural in plurals for p in (plural, f"{plural}/status")]
+    return {
+        "view": [{"apiGroups": [GROUP], "resources": view, "verbs": ["get", "list", "watch"]}],
+        "edit": [{"apiGroups": [GROUP], "resources": children, "verbs": list(WRITE_VERBS)}]
+        if children
+        else [],
+        "admin": [{"apiGroups": [GROUP], "resources": accounts, "verbs": list(WRITE_VERBS)}]
+        if accounts
+        else [],
+    }
+
+
 def chart_kinds() -> str:
     document = {
         "group": GROUP,
         "kinds": [entry.kind.kind for entry in REGISTRY],
         "rules": rbac_rules(),
+        "userRoles": user_roles(),
     }
     return GENERATED + yaml.safe_dump(document, sort_keys=False, width=120)
 

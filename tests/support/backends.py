@@ -7,8 +7,10 @@ Every test that uses a sandbox (through `kube_backend`) runs once per backend; a
     from tests.support.backends import kube_backend, pytest_generate_tests, sandbox  # noqa: F401
 
 A test that needs what only the emulator has is marked `@pytest.mark.emulator_only("why")` and runs there
-alone. On the real API server the operator is not the admin: `operator_identity` applies the ServiceAccount
-and RBAC the operator chart renders and gives the operator a token of that ServiceAccount, so the real
+alone; one that needs what only the real API server has (RBAC, users) `@pytest.mark.apiserver_only("why")`.
+
+On the real API server the operator is not the admin: `operator_identity` applies the ServiceAccount and
+RBAC the operator chart renders and gives the operator a token of that ServiceAccount, so the real
 authorizer judges every call it makes.
 """
 
@@ -39,10 +41,13 @@ TOKEN_LIFETIME = "48h"
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "kube_backend" not in metafunc.fixturenames:
         return
-    only = metafunc.definition.get_closest_marker("emulator_only")
-    if only is not None and not only.args:
-        raise pytest.UsageError(f"{metafunc.definition.nodeid}: emulator_only needs a reason")
-    backends = ["emulator"] if only else list(BACKENDS)
+    backends = list(BACKENDS)
+    for marker in ("emulator_only", "apiserver_only"):
+        only = metafunc.definition.get_closest_marker(marker)
+        if only is not None and not only.args:
+            raise pytest.UsageError(f"{metafunc.definition.nodeid}: {marker} needs a reason")
+        if only is not None:
+            backends = [marker.removesuffix("_only")]
     metafunc.parametrize("kube_backend", backends, indirect=True, scope="session")
 
 

@@ -244,6 +244,9 @@ class ControlPlane:
             f"--tls-private-key-file={p.serving_key}",
             f"--token-auth-file={p.token_file}",
             "--authorization-mode=Node,RBAC",
+            # Beyond the defaults: a client may set blockOwnerDeletion on an owner reference only with update
+            # on the owner's finalizers, as OpenShift and hardened clusters enforce (the chart grants it).
+            "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={p.service_account_public_key}",
             f"--service-account-signing-key-file={p.service_account_key}",

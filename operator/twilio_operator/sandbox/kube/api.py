@@ -413,7 +413,7 @@ class Api:
         apply_defaults(obj, rt.schema)
         warnings = self._field_problems(options, unknown, duplicates or [])
         causes = validate_object(obj, rt.schema)
-        causes += validate_rules(obj, None, rt.schema)
+        causes += validate_rules(obj, None, rt.schema, causes)
         causes += validate_metadata(meta, deleting_before=False, old_finalizers=None)
         if not causes:
             rt.strategy.prepare_create(obj)
@@ -686,7 +686,7 @@ class Api:
         apply_defaults(new, rt.schema)
         warnings = self._field_problems(options, unknown, duplicates, patching=patching)
         causes = validate_object(new, rt.schema)
-        causes += validate_rules(new, current, rt.schema)
+        causes += validate_rules(new, current, rt.schema, causes)
         causes += validate_metadata(
             meta,
             deleting_before=bool(old_meta.get("deletionTimestamp")),

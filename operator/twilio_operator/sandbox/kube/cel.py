@@ -34,11 +34,36 @@ def _program(rule: str) -> celpy.Runner:
     return environment.program(environment.compile(rule))
 
 
-def validate_rules(obj: JsonObj, old: JsonObj | None, schema: JsonObj | None) -> list[Cause]:
-    """Causes for every rule `obj` breaks; `old` is the stored object on an update, None on a create."""
+# Schema errors after which kube-apiserver runs no rule (apiextensions' hasBlockingErr): a rule could not
+# count on the value's shape. A pattern or range error does not block.
+BLOCKING = frozenset(
+    {
+        "FieldValueRequired",
+        "FieldValueNotSupported",
+        "FieldValueTooLong",
+        "FieldValueTooMany",
+        "FieldValueTypeInvalid",
+    }
+)
+NOT_CHECKED = Cause(
+    "FieldValueInvalid",
+    "Invalid value: null: some validation rules were not checked because the object was invalid; correct the "
+    "existing errors to complete validation",
+    "<nil>",
+)
+
+
+def validate_rules(
+    obj: JsonObj, old: JsonObj | None, schema: JsonObj | None, schema_causes: list[Cause]
+) -> list[Cause]:
+    """Causes for every rule `obj` breaks; `old` is the stored object on an update, None on a create;
+    `schema_causes` what the OpenAPI checks found (some of which mean no rule runs)."""
+    if schema is None:
+        return []
+    if any(cause.reason in BLOCKING for cause in schema_causes):
+        return [NOT_CHECKED]
     causes: list[Cause] = []
-    if schema is not None:
-        _walk(obj, old if old is not None else _MISSING, schema, "", causes)
+    _walk(obj, old if old is not None else _MISSING, schema, "", causes)
     return causes
 
 
