@@ -114,7 +114,9 @@ smoke:
 
 # Seeded chaos run: 200 objects, 20 SIGKILLs, faults on both emulators, then the fuzz suite; writes
 # chaos/results.json and prints the summary table. `make chaos SEED=7` reproduces a run's workload.
+# KUBE=apiserver runs it on the real control plane (behind the sandbox's fault proxy) instead of the emulator.
 .PHONY: chaos
 chaos: SEED ?= 1
+chaos: KUBE ?= emulator
 chaos: venv
-	$(BIN)/python -m chaos.run --seed $(SEED)
+	$(BIN)/python -m chaos.run --seed $(SEED) --kube $(KUBE)
