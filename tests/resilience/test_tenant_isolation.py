@@ -37,6 +37,7 @@ from twilio_operator.sandbox.kubectl import Kubectl
 from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess
 
 EXTERNAL_NAME = "twilio.operator.dev/external-name"
+QUIET = {"twilio.operator.dev/poll-interval": "1h"}
 CREATE_SUCCEEDED = "twilio.operator.dev/external-create-succeeded"
 
 
@@ -65,9 +66,11 @@ class Tenant:
 @pytest.fixture
 def tenant_a(kubectl: Kubectl, captured: Captured, operator: OperatorProcess) -> Tenant:
     namespace = make_namespace(kubectl, "tenant-a", captured)
-    sub = subaccount(kubectl, namespace, "prod")
-    kubectl.apply(manifest("ApiKey", "app", subaccountRef={"name": "prod"}), namespace)
-    kubectl.apply(manifest("MessagingService", "alerts", subaccountRef={"name": "prod"}), namespace)
+    # No drift checks while a test runs: what Twilio sees about A's objects is then B's doing alone.
+    kubectl.apply(manifest("TwilioSubaccount", "prod", QUIET), namespace)
+    sub = ready_for(kubectl, "twiliosubaccount", "prod", namespace, timeout=60)["status"]["sid"]
+    kubectl.apply(manifest("ApiKey", "app", QUIET, subaccountRef={"name": "prod"}), namespace)
+    kubectl.apply(manifest("MessagingService", "alerts", QUIET, subaccountRef={"name": "prod"}), namespace)
     key = ready_for(kubectl, "apikey", "app", namespace, timeout=60)["status"]["sid"]
     service = ready_for(kubectl, "messagingservice", "alerts", namespace, timeout=60)["status"]["sid"]
     return Tenant(namespace, sub, key, service, secret_data(kubectl, "app", namespace) or {})

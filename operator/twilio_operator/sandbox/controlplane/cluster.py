@@ -40,8 +40,15 @@ rules:
 
 # The garbage collector (owner references) and the namespace controller (namespaces finish deleting) are
 # what a cluster without nodes needs; the service-account controller gives namespaces their `default`
-# account as a cluster would. Nothing that would add objects to every namespace (kube-root-ca.crt).
-CONTROLLERS = ("garbage-collector-controller", "namespace-controller", "serviceaccount-controller")
+# account as a cluster would, and the aggregation controller fills the built-in view, edit and admin roles
+# from the aggregated ClusterRoles (without it they have no rules). Nothing that would add objects to every
+# namespace (kube-root-ca.crt).
+CONTROLLERS = (
+    "garbage-collector-controller",
+    "namespace-controller",
+    "serviceaccount-controller",
+    "clusterrole-aggregation-controller",
+)
 
 
 def free_port() -> int:
