@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 SIZE ?= 50
 
-.PHONY: help venv demo test lint format generate crds unit e2e bench clean controlplane
+.PHONY: help venv demo test lint format generate crds unit e2e bench clean controlplane argocd-lua
 
 help:
 	@echo "make demo   - run the operator end to end on the embedded sandbox"
@@ -41,8 +41,9 @@ generate: venv
 
 crds: generate
 
-# -rs: a skipped test says why (the image tests need buildah and root, the real control plane needs Go).
-test: lint controlplane promtool
+# -rs: a skipped test says why (the image tests need buildah and root, the real control plane and Argo CD's
+# Lua engine need Go).
+test: lint controlplane promtool argocd-lua
 	$(BIN)/pytest -rs $(PYTEST_ARGS)
 
 # etcd, kube-apiserver and kube-controller-manager for `sandbox --kube apiserver` and the real-API-server
@@ -58,6 +59,12 @@ controlplane:
 .PHONY: promtool
 promtool:
 	@scripts/promtool.sh >/dev/null || echo "promtool unavailable: the alert rules are only parsed" >&2
+
+# Argo CD's Lua engine (gopher-lua in Argo CD's sandbox) for the health check and action tests, built from
+# tests/packaging/argocd_lua into a cache keyed by its source. Without Go those tests run in Lua 5.1 only.
+argocd-lua:
+	@if [ -n "$(GO)" ]; then GO=$(GO) scripts/argocd-lua.sh >/dev/null; \
+	else echo "make: no Go toolchain: the Argo CD Lua engine tests will be skipped (install Go 1.26+)"; fi
 
 unit: venv
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
@@ -119,7 +126,9 @@ smoke:
 
 # Seeded chaos run: 200 objects, 20 SIGKILLs, faults on both emulators, then the fuzz suite; writes
 # chaos/results.json and prints the summary table. `make chaos SEED=7` reproduces a run's workload.
+# KUBE=apiserver runs it on the real control plane (behind the sandbox's fault proxy) instead of the emulator.
 .PHONY: chaos
 chaos: SEED ?= 1
+chaos: KUBE ?= emulator
 chaos: venv
-	$(BIN)/python -m chaos.run --seed $(SEED)
+	$(BIN)/python -m chaos.run --seed $(SEED) --kube $(KUBE)

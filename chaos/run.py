@@ -69,6 +69,8 @@ class ChaosConfig:
     verbose: bool = True
     # The receiver phase (chaos/receiver.py): SIGKILLs of the receiver under callback load.
     receiver_kills: int = 8
+    # The Kubernetes side: the emulator, or the real control plane behind the sandbox's fault proxy.
+    kube: str = "emulator"
 
 
 @dataclass
@@ -94,7 +96,7 @@ class Run:
         self.config = config
         self.workdir = workdir
         self.rng = random.Random(config.seed)
-        self.sandbox = SandboxProcess(workdir / "sandbox")
+        self.sandbox = SandboxProcess(workdir / "sandbox", kube=config.kube)
         self.tally = Tally()
         self.started = time.monotonic()
         self.kubectl: Kubectl
@@ -222,15 +224,20 @@ class Run:
         self.kubectl = Kubectl(self.sandbox.kubeconfig, self.workdir / "kubectl-cache")
         env = self.sandbox.env
         self.twilio = TwilioSide(self.sandbox.twilio_url, env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"])
-        self.kube = KubeControl(self.sandbox.kube_url)
+        self.kube = KubeControl(self.sandbox.kube_url, self.sandbox.kube_context())
         namespaces = [
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in workload.namespaces
         ]
         self.kubectl.apply(documents(namespaces))
+        # On the real API server the operator runs as the chart's ServiceAccount, not as the admin.
+        from tests.support.backends import operator_identity
+
+        identity = operator_identity(self.sandbox, self.kubectl, self.workdir / "identity")
         self.operator = OperatorProcess(
             self.sandbox,
             self.workdir / "operator",
             {
+                **identity,
                 # Hung calls time out fast and retries stay short, so the run measures recovery, not waiting.
                 "TWILIO_OPERATOR_REQUEST_TIMEOUT": "3",
                 "TWILIO_OPERATOR_BACKOFF_BASE": "0.2",
@@ -559,6 +566,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="keep logs here (default: a new temporary directory)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument(
+        "--kube", choices=("emulator", "apiserver"), default="emulator", help="the Kubernetes API server"
+    )
     args = parser.parse_args(argv)
     config = ChaosConfig(
         seed=args.seed,
@@ -570,6 +580,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir=args.workdir,
         results=args.results,
         verbose=not args.quiet,
+        kube=args.kube,
     )
     results = chaos(config)
     print(summary(results))

@@ -72,7 +72,7 @@ def test_secret_holds_a_working_key_before_ready(
 def test_a_new_key_costs_five_kubernetes_requests_and_an_event(
     kubectl: Kubectl, namespace: str, sandbox: SandboxProcess, operator: OperatorProcess
 ) -> None:
-    since = max((e["seq"] for e in operator_requests(sandbox.kube_url)), default=0)
+    since = max((e["seq"] for e in operator_requests(sandbox)), default=0)
     # Applied together, as GitOps does: the key's wait for its subaccount costs no request of its own.
     kubectl.apply(helpers.manifest("TwilioSubaccount", "sub"), namespace)
     kubectl.apply(key_manifest("lean"), namespace)
@@ -81,7 +81,7 @@ def test_a_new_key_costs_five_kubernetes_requests_and_an_event(
     def calls() -> list[tuple[str, str]]:
         return [
             (e["method"], e["path"].rsplit(f"/namespaces/{namespace}/", 1)[-1])
-            for e in operator_requests(sandbox.kube_url)
+            for e in operator_requests(sandbox)
             if e["seq"] > since and e["namespace"] == namespace and "twiliosubaccounts" not in e["path"]
         ]
 
@@ -99,14 +99,14 @@ def test_a_new_key_costs_five_kubernetes_requests_and_an_event(
     )
     first = next(
         e
-        for e in operator_requests(sandbox.kube_url)
+        for e in operator_requests(sandbox)
         if e["seq"] > since and e["method"] == "PATCH" and "/apikeys/" in e["path"]
     )
     assert "twilio.operator.dev/finalizer" in first["body"]["metadata"]["finalizers"]
     assert "twilio.operator.dev/external-create-pending" in first["body"]["metadata"]["annotations"]
 
     # A change to the spec costs one status write: kopf's record goes with it.
-    since = max((e["seq"] for e in operator_requests(sandbox.kube_url)), default=0)
+    since = max((e["seq"] for e in operator_requests(sandbox)), default=0)
     kubectl.apply(key_manifest("lean", friendlyName="renamed"), namespace)
     helpers.ready(kubectl, KIND, "lean", namespace)
     wait_for(lambda: ("POST", "events") in calls(), 10, what="the Updated event")

@@ -15,9 +15,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.e2e import helpers
+from tests.support.backends import (
+    RELEASE_NAMESPACE,
+    chart_rbac,
+    install_rbac,
+    kubeconfig_with_token,
+    service_account,
+    start_sandbox,
+)
 from tests.support.kube_side import operator_requests
 from tests.support.twilio_side import TwilioSide
 from twilio_operator.sandbox.kubectl import Kubectl
@@ -26,25 +33,77 @@ from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess, w
 ADMIN = "admin-token"
 
 
-def tokens(sandbox: SandboxProcess, accept: list[str], revoke: list[str] | None = None) -> None:
+class Tokens:
+    """Bearer tokens the API server takes, and takes back. On the emulator they are registered through
+    /__sandbox/tokens. On the real API server they are the chart's ServiceAccount's own tokens, each bound to
+    a Secret: deleting the Secret revokes the token, as kube-apiserver does for any bound token."""
+
+    def __init__(self, sandbox: SandboxProcess, directory: Path) -> None:
+        self.sandbox = sandbox
+        self.directory = directory
+        self.issued: dict[str, str] = {}
+        if sandbox.kube == "apiserver":
+            self.admin = Kubectl(sandbox.kubeconfig, directory / "admin-cache")
+            install_rbac(self.admin, chart_rbac())
+        else:
+            register(sandbox, [ADMIN])
+            self.admin = Kubectl(
+                kubeconfig_with(sandbox, directory / "admin.yaml", ADMIN), directory / "cache"
+            )
+
+    def issue(self, name: str) -> str:
+        if self.sandbox.kube != "apiserver":
+            register(self.sandbox, [name])
+            self.issued[name] = name
+            return name
+        self.admin.apply(
+            f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {RELEASE_NAMESPACE}\n"
+        )
+        account = service_account(chart_rbac())
+        token = self.admin.run(
+            "create",
+            "token",
+            account,
+            "-n",
+            RELEASE_NAMESPACE,
+            "--bound-object-kind=Secret",
+            f"--bound-object-name={name}",
+            "--duration=1h",
+        ).stdout.strip()
+        self.issued[name] = token
+        return token
+
+    def revoke(self, name: str) -> None:
+        if self.sandbox.kube != "apiserver":
+            register(self.sandbox, [], revoke=[name])
+        else:
+            self.admin.run("delete", "secret", name, "-n", RELEASE_NAMESPACE)
+            # Revocation is checked against the bound object when a token is presented: wait until it is.
+            probe = Kubectl(
+                kubeconfig_with(self.sandbox, self.directory / "probe.yaml", self.issued[name]),
+                self.directory / "probe-cache",
+            )
+            wait_for(
+                lambda: probe.run("auth", "whoami", check=False).returncode != 0,
+                30,
+                what=f"token {name} refused",
+            )
+
+
+def register(sandbox: SandboxProcess, accept: list[str], revoke: list[str] | None = None) -> None:
     body = json.dumps({"accept": accept, "revoke": revoke or []}).encode()
     request = urllib.request.Request(f"{sandbox.kube_url}/__sandbox/tokens", data=body, method="POST")
-    with urllib.request.urlopen(request, timeout=10):
+    with urllib.request.urlopen(request, timeout=10, context=sandbox.kube_context()):
         pass
 
 
 def kubeconfig_with(sandbox: SandboxProcess, path: Path, token: str) -> Path:
-    config = yaml.safe_load(sandbox.kubeconfig.read_text())
-    config["users"][0]["user"] = {"token": token}
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return kubeconfig_with_token(sandbox, path, token)
 
 
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    sandbox = SandboxProcess(tmp_path_factory.mktemp("credentials-sandbox"))
-    sandbox.start()
-    tokens(sandbox, [ADMIN, "operator-1"])
+def guarded(kube_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    sandbox = start_sandbox(tmp_path_factory.mktemp("credentials-sandbox"), kube_backend)
     yield sandbox
     sandbox.stop()
 
@@ -52,10 +111,11 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess
 def test_the_operator_follows_renewed_credentials(
     guarded: SandboxProcess, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    kubectl = Kubectl(kubeconfig_with(guarded, tmp_path / "admin.yaml", ADMIN), tmp_path / "kubectl-cache")
+    tokens = Tokens(guarded, tmp_path)
+    kubectl = tokens.admin
     namespace = "renewed"
     kubectl.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n")
-    operator_config = kubeconfig_with(guarded, tmp_path / "operator.yaml", "operator-1")
+    operator_config = kubeconfig_with(guarded, tmp_path / "operator.yaml", tokens.issue("operator-1"))
     operator = OperatorProcess(
         guarded, tmp_path_factory.mktemp("operator"), {"KUBECONFIG": str(operator_config)}
     )
@@ -66,14 +126,14 @@ def test_the_operator_follows_renewed_credentials(
         kubectl.apply(key, namespace)
         helpers.ready(kubectl, "apikey", "before", namespace)
         # The token is renewed in the file the operator logged in from, and the old one stops working.
-        kubeconfig_with(guarded, operator_config, "operator-2")
-        tokens(guarded, ["operator-2"], revoke=["operator-1"])
+        kubeconfig_with(guarded, operator_config, tokens.issue("operator-2"))
+        tokens.revoke("operator-1")
         # A key made now needs the operator's own requests (its Secret, its journal): with the new token.
         kubectl.apply(helpers.manifest("ApiKey", "after", subaccountRef={"name": "sub"}), namespace)
         helpers.ready(kubectl, "apikey", "after", namespace, timeout=60)
         assert helpers.secret_data(kubectl, "after", namespace)
         # It was refused once with the old token, and logged in again.
-        refused = [r for r in operator_requests(guarded.kube_url) if r["status"] == 401]
+        refused = [r for r in operator_requests(guarded) if r["status"] == 401]
         assert refused, "the old token was never refused: the test did not test a renewal"
     finally:
         operator.stop()
@@ -91,6 +151,7 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
 REFUSED = "Twilio refused the operator's own credentials"
 
 
+@pytest.mark.emulator_only("Twilio's side only: its own sandbox, whatever the suite's Kubernetes backend")
 def test_rejected_parent_credentials_are_said_once_and_recovered_from_at_once(
     plain: SandboxProcess, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -28,7 +28,8 @@ import yaml
 from tests.e2e import helpers
 from tests.e2e.conftest import check_rbac_covers_exactly
 from tests.packaging.charts import OPERATOR_CHART, render
-from tests.support.kube_side import api_calls, operator_requests, spec_writes
+from tests.support.backends import operator_identity, start_sandbox
+from tests.support.kube_side import api_calls, forbidden, operator_requests, spec_writes
 from tests.support.shape_proxy import ShapeProxy
 from tests.support.twilio_side import TwilioSide
 from twilio_operator.sandbox.kubectl import Kubectl
@@ -106,31 +107,40 @@ def chart_peering(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]
 
 
 @pytest.fixture(scope="module", params=list(MODES))
-def peers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peers]:
+def peers(
+    request: pytest.FixtureRequest, kube_backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Peers]:
     values = MODES[request.param]
-    sandbox = SandboxProcess(tmp_path_factory.mktemp("peering-sandbox"))
-    sandbox.start()
+    sandbox = start_sandbox(tmp_path_factory.mktemp("peering-sandbox"), kube_backend)
     kubectl = Kubectl(sandbox.kubeconfig, tmp_path_factory.mktemp("peering-kubectl"))
     peering, args, env = chart_peering(render(OPERATOR_CHART, values, namespace="twilio-system"))
     assert env == {"TWILIO_OPERATOR_PEERING_LIFETIME": str(LIFETIME)}
     kubectl.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NAMESPACE}\n")
     kubectl.run("apply", "-f", str(OPERATOR_CHART / "crds" / "kopf-peering.yaml"))
+    # A new CRD is served moments after it is created on a real API server.
+    wait_for(
+        lambda: kubectl.run("get", peering["kind"], "-A", check=False).returncode == 0,
+        30,
+        what="peering CRDs",
+    )
     kubectl.apply(json.dumps(peering))
+    identity = operator_identity(sandbox, kubectl, tmp_path_factory.mktemp("peering-identity"), values)
 
-    def replica(identity: str, priority: int) -> Replica:
+    def replica(replica_id: str, priority: int) -> Replica:
         proxy = ShapeProxy(sandbox.twilio_url)
         proxy.start()
         variables = {
             **env,
-            "POD_ID": identity,  # what the chart sets: kopf names the replica's keep-alive after it
+            **identity,
+            "POD_ID": replica_id,  # what the chart sets: kopf names the replica's keep-alive after it
             "TWILIO_API_BASE_URL": proxy.url,
             "TWILIO_OPERATOR_CREATE_GRACE_PERIOD": "2",
             # Drift passes every few seconds, so a replica that kept doing them while standing by would show.
             "TWILIO_OPERATOR_DRIFT_INTERVAL": str(DRIFT_INTERVAL),
         }
-        process = OperatorProcess(sandbox, tmp_path_factory.mktemp(identity), variables)
+        process = OperatorProcess(sandbox, tmp_path_factory.mktemp(replica_id), variables)
         process.start(*args, "--priority", str(priority))
-        return Replica(identity, priority, proxy, process)
+        return Replica(replica_id, priority, proxy, process)
 
     twilio = TwilioSide(
         sandbox.twilio_url, sandbox.env["TWILIO_ACCOUNT_SID"], sandbox.env["TWILIO_AUTH_TOKEN"]
@@ -330,7 +340,10 @@ def test_a_leader_demoted_by_a_higher_priority_replica_stops_its_drift_passes(pe
 
 def test_rbac_for_peering_is_exactly_what_the_replicas_use(peers: Peers) -> None:
     """The chart's RBAC with replicas allows every call the replicas made, and its peering rules no more."""
-    requests = operator_requests(peers.sandbox.kube_url)
+    requests = operator_requests(peers.sandbox)
     assert spec_writes(requests) == []
     assert {call for call in api_calls(requests) if call[1] == PEERING_GROUP}, "no peering calls recorded"
-    check_rbac_covers_exactly(requests, exact_groups={PEERING_GROUP}, values=peers.values)
+    # On the real API server the replicas are the chart's ServiceAccount: what it lacks was refused.
+    assert forbidden(requests) == [], "the chart's RBAC with replicas refused calls the replicas made"
+    if peers.sandbox.kube == "emulator":
+        check_rbac_covers_exactly(requests, exact_groups={PEERING_GROUP}, values=peers.values)

@@ -10,21 +10,22 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support import backends
+from tests.support.backends import operator_identity
 from tests.support.sandbox_fixtures import check_operator_log, kubectl, namespace  # noqa: F401 (fixtures)
+from twilio_operator.sandbox.kubectl import Kubectl
 from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess
 
-
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    process = SandboxProcess(tmp_path_factory.mktemp("sandbox"))
-    process.start()
-    yield process
-    process.stop()
+# Both backends: every test with a sandbox runs on the emulator and on the real API server.
+kube_backend, sandbox = backends.kube_backend, backends.sandbox
+pytest_generate_tests = backends.pytest_generate_tests
 
 
 @pytest.fixture(scope="session")
 def operator(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    process = OperatorProcess(sandbox, tmp_path_factory.mktemp("operator"))
+    directory = tmp_path_factory.mktemp("operator")
+    admin = Kubectl(sandbox.kubeconfig, directory / "kubectl-cache")
+    process = OperatorProcess(sandbox, directory, operator_identity(sandbox, admin, directory / "identity"))
     process.start()
     yield process
     process.stop()

@@ -1,4 +1,5 @@
-"""argocd/health.lua in real Lua 5.1 (lupa), against objects captured from the operator.
+"""argocd/health.lua in Argo CD's own Lua engine (gopher-lua in Argo CD's sandbox, tests/packaging/argocd_lua)
+and in real Lua 5.1 (lupa), against objects captured from the operator.
 
 argocd/testdata/ holds what `kubectl get -o json` returned for objects in each state
 (tests/packaging/capture_argocd_fixtures.py writes them); argocd/health_test.yaml says what Argo CD must
@@ -9,13 +10,14 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from lupa import lua51
 
+from tests.packaging.argocd_lua import ArgoLua, harness_path, lua51_run
 from twilio_operator.reconcile.registry import REGISTRY
 
 ARGOCD = Path(__file__).resolve().parents[2] / "argocd"
@@ -24,17 +26,20 @@ CASES = yaml.safe_load((ARGOCD / "health_test.yaml").read_text())["tests"]
 KINDS = tuple(entry.kind.kind for entry in REGISTRY)
 
 
-def health(obj: dict[str, Any]) -> dict[str, str]:
-    """Run the script the way Argo CD does: a global `obj`, the script's top-level `return hs`."""
-    lua = lua51.LuaRuntime(unpack_returned_tuples=True, register_eval=False, register_builtins=False)
-    assert lua.eval("_VERSION") == "Lua 5.1"
-    env = lua.globals()
-    # What Argo CD's sandbox does not offer either.
-    for unsafe in ("os", "io", "dofile", "loadfile", "require", "package", "debug"):
-        env[unsafe] = None
-    env.obj = lua.table_from(obj, recursive=True)
-    result = lua.execute(SCRIPT)
-    return {str(k): str(v) for k, v in dict(result).items()}
+Health = Callable[[dict[str, Any]], dict[str, str]]
+
+
+@pytest.fixture(scope="module", params=["lua51", "argocd"])
+def health(request: pytest.FixtureRequest) -> Health:
+    """The script run the way Argo CD does (a global `obj`, the script's top-level `return hs`), in Lua 5.1
+    or in Argo CD's engine."""
+    if request.param == "lua51":
+        return lambda obj: {str(k): str(v) for k, v in lua51_run(SCRIPT, obj).items()}
+    program, why = harness_path()
+    if program is None:
+        pytest.skip(why)
+    engine = ArgoLua(program)
+    return lambda obj: dict(engine.one("health", SCRIPT, obj)["health"])
 
 
 def load(case: dict[str, Any]) -> dict[str, Any]:
@@ -43,7 +48,7 @@ def load(case: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[Path(c["inputPath"]).stem for c in CASES])
-def test_captured_object(case: dict[str, Any]) -> None:
+def test_captured_object(case: dict[str, Any], health: Health) -> None:
     assert health(load(case)) == case["healthStatus"]
 
 
@@ -88,12 +93,14 @@ def with_conditions(obj: dict[str, Any], **conditions: tuple[str, str]) -> dict[
         (("Unknown", "Creating"), ("True", "ReconcileSuccess"), "Progressing"),
     ],
 )
-def test_condition_combinations(ready: tuple[str, str], synced: tuple[str, str], expected: str) -> None:
+def test_condition_combinations(
+    ready: tuple[str, str], synced: tuple[str, str], expected: str, health: Health
+) -> None:
     obj = with_conditions(ready_object(), Ready=ready, Synced=synced)
     assert health(obj)["status"] == expected
 
 
-def test_condition_without_its_own_generation_uses_the_status_one() -> None:
+def test_condition_without_its_own_generation_uses_the_status_one(health: Health) -> None:
     obj = ready_object()
     for cond in obj["status"]["conditions"]:
         del cond["observedGeneration"]
@@ -102,7 +109,7 @@ def test_condition_without_its_own_generation_uses_the_status_one() -> None:
     assert health(obj)["status"] == "Progressing"
 
 
-def test_paused_wins_over_a_stale_generation() -> None:
+def test_paused_wins_over_a_stale_generation(health: Health) -> None:
     obj = with_conditions(ready_object(), Synced=("False", "ReconcilePaused"))
     obj["metadata"]["generation"] += 1
     assert health(obj)["status"] == "Suspended"

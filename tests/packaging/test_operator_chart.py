@@ -26,6 +26,7 @@ from tests.packaging.charts import (
 )
 from tests.packaging.rbac import CLUSTER, allowed, operator_grants, table
 from twilio_operator.cli import parser
+from twilio_operator.reconcile.registry import REGISTRY
 from twilio_operator.settings import Settings
 
 NAMESPACE = "twilio-system"
@@ -386,3 +387,32 @@ def test_image_tag_defaults_to_the_app_version() -> None:
     assert container(rendered({}))["image"] == f"twilio-operator:{app_version.group(1)}"
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert f'version = "{app_version.group(1)}"' in pyproject, "appVersion follows pyproject.toml"
+
+
+def test_user_roles_extend_view_edit_and_admin_to_the_kinds() -> None:
+    roles = {d["metadata"]["name"]: d for d in by_kind(rendered({}), "ClusterRole")}
+    aggregated = {
+        name.removeprefix("twilio-operator-"): {
+            label.rsplit("-", 1)[1] for label in role["metadata"]["labels"] if "aggregate-to-" in label
+        }
+        for name, role in roles.items()
+        if name != "twilio-operator"
+    }
+    # Each carries the labels of the roles above it, as Kubernetes' own system:aggregate-to-* roles do.
+    assert aggregated == {"view": {"view", "edit", "admin"}, "edit": {"edit", "admin"}, "admin": {"admin"}}
+
+    def writes(role: str) -> set[str]:
+        return {
+            r
+            for rule in roles[f"twilio-operator-{role}"]["rules"]
+            if "create" in rule["verbs"]
+            for r in rule["resources"]
+        }
+
+    kinds = {entry.kind.plural for entry in REGISTRY}
+    assert writes("edit") == kinds - {"twiliosubaccounts"}, "edit writes the kinds inside a subaccount"
+    assert writes("admin") == {"twiliosubaccounts"}, "only admin (with edit's) writes subaccounts"
+    (view,) = roles["twilio-operator-view"]["rules"]
+    assert set(view["verbs"]) == {"get", "list", "watch"}
+    assert set(view["resources"]) == kinds | {f"{k}/status" for k in kinds}
+    assert not by_kind(rendered({"rbac": {"aggregateToUserRoles": False}}), "ClusterRole")[1:]

@@ -16,8 +16,14 @@ from pathlib import Path
 import pytest
 from chaos.control import MANAGED_BY, KubeControl, TwilioSide, secret_values
 
+from tests.support import backends
+from tests.support.backends import operator_identity
 from twilio_operator.sandbox.kubectl import Kubectl
 from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess
+
+# Both backends: every test with a sandbox runs on the emulator and on the real API server.
+kube_backend, sandbox = backends.kube_backend, backends.sandbox
+pytest_generate_tests = backends.pytest_generate_tests
 
 # Fast enough that crash tests converge in seconds: hung calls time out after 3s, retries start at 0.2s.
 ADOPTING_NAMESPACE = "adopting"
@@ -52,21 +58,13 @@ def captured() -> Captured:
 
 
 @pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    process = SandboxProcess(tmp_path_factory.mktemp("sandbox"))
-    process.start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="session")
 def twilio(sandbox: SandboxProcess) -> TwilioSide:
     return TwilioSide(sandbox.twilio_url, sandbox.env["TWILIO_ACCOUNT_SID"], sandbox.env["TWILIO_AUTH_TOKEN"])
 
 
 @pytest.fixture(scope="session")
 def kube(sandbox: SandboxProcess) -> KubeControl:
-    return KubeControl(sandbox.kube_url)
+    return KubeControl(sandbox.kube_url, sandbox.kube_context())
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +73,10 @@ def session_operator(
 ) -> Iterator[OperatorProcess]:
     log_dir = tmp_path_factory.mktemp("operator")
     captured.log_dirs.append(log_dir)
-    process = OperatorProcess(sandbox, log_dir, OPERATOR_ENV)
+    admin = Kubectl(sandbox.kubeconfig, log_dir / "kubectl-cache")
+    process = OperatorProcess(
+        sandbox, log_dir, {**operator_identity(sandbox, admin, log_dir / "identity"), **OPERATOR_ENV}
+    )
     process.start()
     yield process
     process.stop()

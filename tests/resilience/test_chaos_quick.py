@@ -10,7 +10,9 @@ from chaos.run import ChaosConfig, chaos, problems, summary
 
 
 @pytest.mark.timeout(420)
-def test_quick_chaos_run_converges_with_no_leaks_and_no_secrets_in_logs(tmp_path: Path) -> None:
+def test_quick_chaos_run_converges_with_no_leaks_and_no_secrets_in_logs(
+    tmp_path: Path, kube_backend: str
+) -> None:
     config = ChaosConfig(
         seed=11,
         objects=30,
@@ -22,6 +24,7 @@ def test_quick_chaos_run_converges_with_no_leaks_and_no_secrets_in_logs(tmp_path
         workdir=tmp_path,
         results=None,
         verbose=False,
+        kube=kube_backend,
     )
     results = chaos(config)
     print("\n" + summary(results))

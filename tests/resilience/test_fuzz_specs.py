@@ -262,11 +262,17 @@ class Breakage:
 _DELETE = object()
 
 
+# What a breakage below a field the spec lacks puts there first, so that one field is broken, not two (an
+# object missing a required field is refused for that alone: kube-apiserver then runs no CEL rule).
+VALID_PARENTS: dict[tuple[str | int, ...], dict[str, Any]] = {("rotation",): {"every": "720h"}}
+
+
 def _set(spec: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
     spec = json.loads(json.dumps(spec))
     node: Any = spec
-    for part in path[:-1]:
-        node = node[part] if isinstance(part, int) else node.setdefault(part, {})
+    for depth, part in enumerate(path[:-1]):
+        parent = VALID_PARENTS.get(path[: depth + 1], {})
+        node = node[part] if isinstance(part, int) else node.setdefault(part, dict(parent))
     if value is _DELETE:
         node.pop(path[-1], None)
     else:

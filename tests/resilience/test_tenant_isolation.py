@@ -4,6 +4,10 @@ A namespace is a tenant. Tenant A owns a subaccount, a key and a service; tenant
 to reach them: by reference name, by raw SID, by adopting A's SIDs with the external-name annotation (also
 after forging the operator's own bookkeeping annotation, and through a crash-interrupted create whose
 friendly name matches A's), and by naming a Secret that isn't the operator's.
+
+On the real API server each tenant acts as a user of its own, bound to the built-in `admin` role in its
+namespace only (tests/support/users.py), so RBAC stands between the tenants too; the last tests check what
+the `edit` and `view` roles let a user do with our kinds, with `kubectl auth can-i` and real requests.
 """
 
 from __future__ import annotations
@@ -28,11 +32,26 @@ from tests.resilience.helpers import (
     wait_for,
 )
 from tests.resilience.helpers import ready as ready_for
+from tests.support.users import TenantKubectl, Users, can, forbidden
 from twilio_operator.sandbox.kubectl import Kubectl
-from twilio_operator.sandbox.processes import OperatorProcess
+from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess
 
 EXTERNAL_NAME = "twilio.operator.dev/external-name"
+QUIET = {"twilio.operator.dev/poll-interval": "1h"}
 CREATE_SUCCEEDED = "twilio.operator.dev/external-create-succeeded"
+
+
+@pytest.fixture(scope="module")
+def users(
+    sandbox: SandboxProcess, session_kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory
+) -> Users:
+    return Users(sandbox, session_kubectl, tmp_path_factory.mktemp("users"))
+
+
+@pytest.fixture
+def kubectl(session_kubectl: Kubectl, sandbox: SandboxProcess, users: Users) -> Kubectl:
+    """Each tenant's own hands: on the real API server, its namespace's administrator (not the cluster's)."""
+    return TenantKubectl(users) if sandbox.kube == "apiserver" else session_kubectl
 
 
 @dataclass
@@ -47,9 +66,11 @@ class Tenant:
 @pytest.fixture
 def tenant_a(kubectl: Kubectl, captured: Captured, operator: OperatorProcess) -> Tenant:
     namespace = make_namespace(kubectl, "tenant-a", captured)
-    sub = subaccount(kubectl, namespace, "prod")
-    kubectl.apply(manifest("ApiKey", "app", subaccountRef={"name": "prod"}), namespace)
-    kubectl.apply(manifest("MessagingService", "alerts", subaccountRef={"name": "prod"}), namespace)
+    # No drift checks while a test runs: what Twilio sees about A's objects is then B's doing alone.
+    kubectl.apply(manifest("TwilioSubaccount", "prod", QUIET), namespace)
+    sub = ready_for(kubectl, "twiliosubaccount", "prod", namespace, timeout=60)["status"]["sid"]
+    kubectl.apply(manifest("ApiKey", "app", QUIET, subaccountRef={"name": "prod"}), namespace)
+    kubectl.apply(manifest("MessagingService", "alerts", QUIET, subaccountRef={"name": "prod"}), namespace)
     key = ready_for(kubectl, "apikey", "app", namespace, timeout=60)["status"]["sid"]
     service = ready_for(kubectl, "messagingservice", "alerts", namespace, timeout=60)["status"]["sid"]
     return Tenant(namespace, sub, key, service, secret_data(kubectl, "app", namespace) or {})
@@ -365,3 +386,72 @@ def test_a_credentials_secret_colliding_with_an_unmanaged_secret_is_never_overwr
     kubectl.apply(manifest("TwilioSubaccount", "sub", credentialsSecretRef={"name": "creds"}), namespace)
     reason(kubectl, "twiliosubaccount", "sub", namespace, "Synced", "SecretConflict")
     assert secret_data(kubectl, "creds", namespace) == {"mine": "yes"}
+
+
+# --- tenants as users: the built-in roles, extended to our kinds by the operator chart ---------------------
+
+BUILT_IN = "authorization: the emulator lets every request in as the cluster admin"
+
+
+@pytest.mark.apiserver_only(BUILT_IN)
+def test_an_editor_manages_keys_and_services_in_its_namespace_and_reaches_nothing_else(
+    session_kubectl: Kubectl, users: Users, tenant_a: Tenant, tenant_b: str, captured: Captured
+) -> None:
+    subaccount(session_kubectl, tenant_b, "prod")
+    session_kubectl.apply(manifest("ApiKey", "b-key", subaccountRef={"name": "prod"}), tenant_b)
+    ready_for(session_kubectl, "apikey", "b-key", tenant_b, timeout=60)
+    editor = users.user("edit", tenant_a.namespace, "editor-a")
+    a, b = tenant_a.namespace, tenant_b
+    # What the authorizer says: everything but subaccounts in A, nothing in B, nothing cluster-wide.
+    for verb in ("create", "update", "patch", "delete"):
+        assert can(editor, verb, "apikeys", a) and can(editor, verb, "messagingservices", a)
+        assert not can(editor, verb, "twiliosubaccounts", a)
+    assert can(editor, "get", "twiliosubaccounts", a) and can(editor, "get", "secrets", a)
+    for resource in ("apikeys", "messagingservices", "twiliosubaccounts", "secrets"):
+        assert not can(editor, "get", resource, b) and not can(editor, "list", resource, b)
+        assert not can(editor, "list", resource, None)
+    # And what it does: a key and a service made in A become Ready, with the key's Secret readable there.
+    editor.apply(manifest("ApiKey", "by-editor", subaccountRef={"name": "prod"}), a)
+    editor.apply(manifest("MessagingService", "by-editor", subaccountRef={"name": "prod"}), a)
+    key = ready_for(editor, "apikey", "by-editor", a, timeout=60)
+    ready_for(editor, "messagingservice", "by-editor", a, timeout=60)
+    assert (secret_data(editor, "by-editor", a) or {}).get("TWILIO_API_KEY") == key["status"]["sid"]
+    editor.run("delete", "apikey", "by-editor", "-n", a, "--wait=true", "--timeout=60s")
+    # B's objects and Secrets, and A's subaccount, are out of its reach.
+    for args in (
+        ("get", "apikeys", "-n", b),
+        ("get", "apikey", "b-key", "-n", b),
+        ("get", "secret", "b-key", "-n", b),
+        ("get", "twilio", "-A"),
+        ("delete", "twiliosubaccount", "prod", "-n", a),
+    ):
+        assert forbidden(editor.run(*args, check=False)), f"kubectl {' '.join(args)} was allowed"
+    refused = editor.run("apply", "-n", a, "-f", "-", input=manifest("TwilioSubaccount", "mine"), check=False)
+    assert forbidden(refused), refused.stderr
+    assert forbidden(editor.run("apply", "-n", b, "-f", "-", input=manifest("ApiKey", "x"), check=False))
+
+
+@pytest.mark.apiserver_only(BUILT_IN)
+def test_a_viewer_reads_the_objects_but_not_their_secrets_and_changes_nothing(
+    users: Users, tenant_a: Tenant
+) -> None:
+    viewer = users.user("view", tenant_a.namespace, "viewer-a")
+    a = tenant_a.namespace
+    listed = json.loads(viewer.run("get", "twilio", "-n", a, "-o", "json").stdout)["items"]
+    assert {o["kind"] for o in listed} == {"TwilioSubaccount", "ApiKey", "MessagingService"}
+    assert not can(viewer, "get", "secrets", a)
+    assert forbidden(viewer.run("get", "secret", "app", "-n", a, check=False))
+    for resource in ("apikeys", "messagingservices", "twiliosubaccounts"):
+        assert not can(viewer, "create", resource, a) and not can(viewer, "patch", resource, a)
+
+
+@pytest.mark.apiserver_only(BUILT_IN)
+def test_only_a_namespace_admin_makes_subaccounts(
+    users: Users, session_kubectl: Kubectl, captured: Captured, operator: OperatorProcess
+) -> None:
+    namespace = make_namespace(session_kubectl, "tenant-c", captured)
+    admin = users.user("admin", namespace, "admin-c")
+    assert can(admin, "create", "twiliosubaccounts", namespace)
+    assert not can(admin, "create", "twiliosubaccounts", "default")
+    admin.apply(manifest("TwilioSubaccount", "prod"), namespace)
+    ready_for(admin, "twiliosubaccount", "prod", namespace, timeout=60)

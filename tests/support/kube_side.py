@@ -1,4 +1,5 @@
-"""What the operator asked of the Kubernetes API, from the emulator's request log."""
+"""What the operator asked of the Kubernetes API, from the request log of the emulator or of the fault proxy
+in front of the real API server."""
 
 from __future__ import annotations
 
@@ -6,14 +7,22 @@ import json
 import urllib.request
 from typing import Any
 
+from twilio_operator.sandbox.processes import SandboxProcess
+
 OPERATOR_AGENTS = ("kopf", "twilio-operator")
 CUSTOM_GROUP = "twilio.operator.dev"
 
 
-def operator_requests(kube_url: str) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"{kube_url.rstrip('/')}/__sandbox/requests?since=0", timeout=60) as response:
+def operator_requests(sandbox: SandboxProcess) -> list[dict[str, Any]]:
+    url = f"{sandbox.kube_url.rstrip('/')}/__sandbox/requests?since=0"
+    with urllib.request.urlopen(url, timeout=60, context=sandbox.kube_context()) as response:
         entries: list[dict[str, Any]] = json.loads(response.read())["requests"]
     return [e for e in entries if any(agent in (e.get("user_agent") or "") for agent in OPERATOR_AGENTS)]
+
+
+def forbidden(requests: list[dict[str, Any]]) -> list[str]:
+    """The requests the API server refused as unauthorized (403), as "METHOD path"."""
+    return [f"{e['method']} {e['path']}" for e in requests if e.get("status") == 403]
 
 
 def api_calls(requests: list[dict[str, Any]]) -> set[tuple[str, str, str]]:

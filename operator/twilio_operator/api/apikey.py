@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from .common import (
+    DURATION_MAX_LENGTH,
     DURATION_PATTERN,
     KEY_SID_PATTERN,
     NONZERO_DURATION_PATTERN,
@@ -15,6 +16,7 @@ from .common import (
     ChildStatus,
     Model,
 )
+from .validation import Rule, immutable_once_set, matching
 
 KeyType = Literal["Standard", "Restricted"]
 OnSecretLoss = Literal["Recreate", "Fail"]
@@ -36,17 +38,40 @@ class KeyRotation(Model):
 
     every: str = Field(
         pattern=NONZERO_DURATION_PATTERN,
+        max_length=DURATION_MAX_LENGTH,
         description="How often a new key replaces the current one, e.g. 720h or 30d.",
+        json_schema_extra=matching(
+            NONZERO_DURATION_PATTERN, "must be a duration such as 720h or 30d (s, m, h, d), and not zero"
+        ),
     )
     grace_period: str | None = Field(
         default=None,
         pattern=DURATION_PATTERN,
+        max_length=DURATION_MAX_LENGTH,
         description="How long the previous key stays valid after a rotation. Defaults to 1h.",
+        json_schema_extra=matching(DURATION_PATTERN, "must be a duration such as 1h or 30m (s, m, h, d)"),
     )
 
 
 class ApiKeySpec(ChildSpec):
     """Desired state of an API key."""
+
+    CEL_RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "!has(self.type) || self.type != 'Restricted' || has(self.policy)",
+            "a Restricted key needs policy.allow",
+            field_path=".policy",
+        ),
+        Rule(
+            "!has(self.policy) || (has(self.type) && self.type == 'Restricted')",
+            "policy applies to Restricted keys only: set type: Restricted, or remove policy",
+            field_path=".policy",
+        ),
+        # A new name would revoke the key workloads read from the old Secret and leave that Secret behind.
+        immutable_once_set(
+            "secretName", "the key's secret exists only in that Secret; make a new ApiKey for another Secret"
+        ),
+    )
 
     type: KeyType | None = Field(
         default=None,
@@ -62,7 +87,7 @@ class ApiKeySpec(ChildSpec):
         pattern=OBJECT_NAME_PATTERN,
         description=(
             "Secret the key is written to (keys TWILIO_ACCOUNT_SID, TWILIO_API_KEY, TWILIO_API_SECRET). "
-            "Defaults to the ApiKey's name."
+            "Defaults to the ApiKey's name. Cannot be changed (or set, or removed) after creation."
         ),
     )
     rotation: KeyRotation | None = Field(default=None, description="Rotate the key on a schedule.")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from .validation import Rule, at_most_one_of, model_rules
 
 ACCOUNT_SID_PATTERN = r"^AC[0-9a-f]{32}$"
 KEY_SID_PATTERN = r"^SK[0-9a-f]{32}$"
@@ -18,15 +20,23 @@ OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
 DURATION_PATTERN = r"^([0-9]+(s|m|h|d))+$"
 # The same with at least one non-zero part: an interval of 0s would mean "always".
 NONZERO_DURATION_PATTERN = r"^([0-9]+(s|m|h|d))*0*[1-9][0-9]*(s|m|h|d)([0-9]+(s|m|h|d))*$"
+# Bounds the cost kube-apiserver estimates for a CEL rule on a duration (it refuses unbounded ones).
+DURATION_MAX_LENGTH = 32
 FRIENDLY_NAME_MAX = 64
 
 
 class Model(BaseModel):
-    """Base of every API model: camelCase on the wire, unknown fields refused."""
+    """Base of every API model: camelCase on the wire, unknown fields refused, CEL_RULES in the schema."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", use_attribute_docstrings=False
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        use_attribute_docstrings=False,
+        json_schema_extra=model_rules,
     )
+    # Checked by the API server at admission (x-kubernetes-validations); see validation.py.
+    CEL_RULES: ClassVar[tuple[Rule, ...]] = ()
 
 
 class LocalObjectReference(Model):
@@ -118,6 +128,8 @@ class ManagedSpec(Model):
 
 class ChildSpec(ManagedSpec):
     """Spec fields of every kind that lives inside a subaccount."""
+
+    CEL_RULES: ClassVar[tuple[Rule, ...]] = (at_most_one_of("subaccountRef", "accountSid"),)
 
     subaccount_ref: LocalObjectReference | None = Field(
         default=None,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field
-from pydantic.config import JsonDict
+from pydantic import Field
 
 from .common import (
     E164_PATTERN,
@@ -16,6 +15,7 @@ from .common import (
     ChildStatus,
     Model,
 )
+from .validation import one_of
 
 Usecase = Literal["notifications", "marketing", "verification", "discussion", "poll", "undeclared"]
 ScanMessageContent = Literal["inherit", "enable", "disable"]
@@ -38,14 +38,10 @@ class IngressRef(Model):
     )
 
 
-# Exactly one of url or ingressRef: an OpenAPI oneOf the API server enforces.
-_ONE_OF_URL_OR_INGRESS: JsonDict = {"oneOf": [{"required": ["url"]}, {"required": ["ingressRef"]}]}
-
-
 class Webhook(Model):
     """A webhook: a literal URL or one resolved from an Ingress, and the HTTP method Twilio uses."""
 
-    model_config = ConfigDict(**Model.model_config, json_schema_extra=_ONE_OF_URL_OR_INGRESS)
+    CEL_RULES = one_of("url", "ingressRef")
 
     url: str | None = Field(default=None, pattern=URL_PATTERN, max_length=2048, description="Literal URL.")
     ingress_ref: IngressRef | None = Field(default=None, description="Resolve the URL from an Ingress.")
@@ -55,7 +51,7 @@ class Webhook(Model):
 class StatusCallback(Model):
     """The status-callback webhook (Twilio always POSTs it)."""
 
-    model_config = ConfigDict(**Model.model_config, json_schema_extra=_ONE_OF_URL_OR_INGRESS)
+    CEL_RULES = one_of("url", "ingressRef")
 
     url: str | None = Field(default=None, pattern=URL_PATTERN, max_length=2048, description="Literal URL.")
     ingress_ref: IngressRef | None = Field(default=None, description="Resolve the URL from an Ingress.")

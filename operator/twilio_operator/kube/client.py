@@ -10,10 +10,13 @@ working for both.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import ssl
+import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -39,6 +42,13 @@ class UnauthorizedError(KubeError):
     pass
 
 
+def _pem(data: str | bytes) -> str:
+    """PEM text from a kubeconfig's `*-data` field: kopf passes it on as the kubeconfig has it, base64 of
+    the PEM (as kubectl writes it), or PEM itself."""
+    text = data.decode("ascii") if isinstance(data, bytes) else data
+    return text if text.startswith("-----BEGIN ") else base64.b64decode(text).decode("ascii")
+
+
 def _ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext | bool:
     if not info.server.startswith("https"):
         return False
@@ -48,10 +58,16 @@ def _ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext | bool:
     if info.ca_path:
         context.load_verify_locations(cafile=str(info.ca_path))
     elif info.ca_data:
-        data = info.ca_data.decode() if isinstance(info.ca_data, bytes) else info.ca_data
-        context.load_verify_locations(cadata=data)
+        context.load_verify_locations(cadata=_pem(info.ca_data))
     if info.certificate_path and info.private_key_path:
         context.load_cert_chain(str(info.certificate_path), str(info.private_key_path))
+    elif info.certificate_data and info.private_key_data:
+        # ssl loads a client certificate from files only; these live as long as loading takes.
+        with tempfile.TemporaryDirectory() as directory:
+            cert, key = Path(directory) / "client.crt", Path(directory) / "client.key"
+            cert.write_text(_pem(info.certificate_data))
+            key.write_text(_pem(info.private_key_data))
+            context.load_cert_chain(str(cert), str(key))
     return context
 
 

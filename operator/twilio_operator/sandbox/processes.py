@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TypeVar
+
+import yaml
 
 T = TypeVar("T")
 BIN = Path(sys.executable).parent
@@ -79,6 +83,15 @@ class SandboxProcess:
     @property
     def kubeconfig(self) -> Path:
         return self.state_dir / "kubeconfig"
+
+    def kube_context(self) -> ssl.SSLContext | None:
+        """Trust for the Kubernetes side's certificate (the kubeconfig's CA); None over plain HTTP."""
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        cluster = config["clusters"][0]["cluster"]
+        if "certificate-authority-data" not in cluster:
+            return None
+        ca = base64.b64decode(cluster["certificate-authority-data"]).decode("ascii")
+        return ssl.create_default_context(cadata=ca)
 
     @property
     def twilio_url(self) -> str:

@@ -76,24 +76,31 @@ async def _emulated_kube(host: str, port: int) -> AsyncIterator[tuple[str, str, 
 async def _real_kube(port: int, state_dir: Path | None) -> AsyncIterator[tuple[str, str, list[str]]]:
     # Imported here: the emulator path never needs `cryptography` or the control plane's programs.
     from .controlplane.cluster import ControlPlane
+    from .controlplane.proxy import FaultProxy
 
     with contextlib.ExitStack() as stack:
         if state_dir is None:
             state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="twilio-sandbox-")))
-        plane = ControlPlane(state_dir / "controlplane", port=port)
+        plane = ControlPlane(state_dir / "controlplane")
         await asyncio.to_thread(plane.start)
+        proxy = FaultProxy(
+            plane.url, plane.ssl_context(), plane.serving_ssl_context(), plane.admin_token, port=port
+        )
         try:
             await asyncio.to_thread(plane.install_crds, all_crds())
+            await proxy.start()
             admin = plane.state_dir / "admin.kubeconfig"
             admin.write_text(plane.kubeconfig())
             admin.chmod(0o600)
             notes = [
-                f"kubeconfig: {admin}",
+                f"direct:     {plane.url} (kube-apiserver itself; {admin})",
                 f"audit log:  {plane.audit_log}",
                 f"logs:       {plane.state_dir}/*.log",
             ]
-            yield plane.url, plane.kubeconfig(), notes
+            # Clients go through the proxy, which adds the emulator's /__sandbox/ faults and request log.
+            yield proxy.url, plane.kubeconfig(server=proxy.url), notes
         finally:
+            await proxy.stop()
             await asyncio.to_thread(plane.stop)
 
 

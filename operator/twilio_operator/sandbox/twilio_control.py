@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 from typing import Any
@@ -14,8 +15,10 @@ class ControlClient:
     # Statuses whose body is an answer, not a failure.
     ANSWERS: frozenset[int] = frozenset()
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, context: ssl.SSLContext | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        # The real API server's fault proxy serves its endpoints over TLS, with the sandbox's CA.
+        self.context = context
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
@@ -26,7 +29,7 @@ class ControlClient:
             headers={"Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+            with urllib.request.urlopen(request, timeout=60, context=self.context) as response:
                 text = response.read().decode()
         except urllib.error.HTTPError as error:
             if error.code not in self.ANSWERS:

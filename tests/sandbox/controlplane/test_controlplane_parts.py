@@ -168,3 +168,21 @@ def test_sandbox_without_built_programs_says_so_in_one_line(tmp_path: Path) -> N
     )
     assert bad.returncode == 2
     assert "TWILIO_SANDBOX_KUBE" in bad.stderr
+
+
+def test_the_fault_proxy_reads_requests_as_rbac_does() -> None:
+    from twilio_operator.sandbox.controlplane.requestinfo import request_info
+
+    ns = "/api/v1/namespaces"
+    assert request_info("GET", f"{ns}/a/secrets", {"watch": "true"}) == ("watch", "secrets", "a", None, None)
+    assert request_info("GET", f"{ns}/a/secrets", {}) == ("list", "secrets", "a", None, None)
+    assert request_info("POST", f"{ns}/a/secrets", {}) == ("create", "secrets", "a", None, None)
+    assert request_info("DELETE", f"{ns}/a/secrets", {}) == ("deletecollection", "secrets", "a", None, None)
+    path = "/apis/twilio.operator.dev/v1alpha1/namespaces/a/apikeys/k/status"
+    assert request_info("PATCH", path, {}) == ("patch", "apikeys.twilio.operator.dev", "a", "k", "status")
+    # A namespace is the namespace of itself, and its finalize subresource stays its own.
+    assert request_info("GET", f"{ns}/a", {}) == ("get", "namespaces", "a", "a", None)
+    assert request_info("PUT", f"{ns}/a/finalize", {}) == ("update", "namespaces", "a", "a", "finalize")
+    assert request_info("GET", "/apis/x.io/v1/watch/things", {}) == ("watch", "things.x.io", None, None, None)
+    assert request_info("GET", "/apis/x.io/v1", {}) is None
+    assert request_info("GET", "/version", {}) is None

@@ -40,8 +40,15 @@ rules:
 
 # The garbage collector (owner references) and the namespace controller (namespaces finish deleting) are
 # what a cluster without nodes needs; the service-account controller gives namespaces their `default`
-# account as a cluster would. Nothing that would add objects to every namespace (kube-root-ca.crt).
-CONTROLLERS = ("garbage-collector-controller", "namespace-controller", "serviceaccount-controller")
+# account as a cluster would, and the aggregation controller fills the built-in view, edit and admin roles
+# from the aggregated ClusterRoles (without it they have no rules). Nothing that would add objects to every
+# namespace (kube-root-ca.crt).
+CONTROLLERS = (
+    "garbage-collector-controller",
+    "namespace-controller",
+    "serviceaccount-controller",
+    "clusterrole-aggregation-controller",
+)
 
 
 def free_port() -> int:
@@ -115,12 +122,21 @@ class ControlPlane:
     def ca_file(self) -> Path:
         return self._pki().ca_cert
 
-    def kubeconfig(self) -> str:
-        """The admin's kubeconfig (system:masters), CA embedded, for kubectl, kopf and the client."""
-        return kubeconfig_yaml(self.url, ca_pem=self._pki().ca_pem(), token=self.admin_token)
+    def kubeconfig(self, server: str | None = None, token: str | None = None) -> str:
+        """A kubeconfig, CA embedded, for kubectl, kopf and the client: the admin's (system:masters) unless
+        another bearer token is given, for this API server or `server` (a proxy serving its certificate)."""
+        return kubeconfig_yaml(
+            server or self.url, ca_pem=self._pki().ca_pem(), token=token or self.admin_token
+        )
 
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def serving_ssl_context(self) -> ssl.SSLContext:
+        """A server-side context with the API server's certificate, for whatever serves in its name."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(self._pki().serving_cert), str(self._pki().serving_key))
+        return context
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -235,6 +251,9 @@ class ControlPlane:
             f"--tls-private-key-file={p.serving_key}",
             f"--token-auth-file={p.token_file}",
             "--authorization-mode=Node,RBAC",
+            # Beyond the defaults: a client may set blockOwnerDeletion on an owner reference only with update
+            # on the owner's finalizers, as OpenShift and hardened clusters enforce (the chart grants it).
+            "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={p.service_account_public_key}",
             f"--service-account-signing-key-file={p.service_account_key}",

@@ -18,6 +18,7 @@ import yaml
 from . import apply as ssa
 from . import crds
 from .builtins import FIELD_ALIASES, PROTECTED_NAMESPACES
+from .cel import validate_rules
 from .errors import (
     ApiError,
     Cause,
@@ -412,6 +413,7 @@ class Api:
         apply_defaults(obj, rt.schema)
         warnings = self._field_problems(options, unknown, duplicates or [])
         causes = validate_object(obj, rt.schema)
+        causes += validate_rules(obj, None, rt.schema, causes)
         causes += validate_metadata(meta, deleting_before=False, old_finalizers=None)
         if not causes:
             rt.strategy.prepare_create(obj)
@@ -684,6 +686,7 @@ class Api:
         apply_defaults(new, rt.schema)
         warnings = self._field_problems(options, unknown, duplicates, patching=patching)
         causes = validate_object(new, rt.schema)
+        causes += validate_rules(new, current, rt.schema, causes)
         causes += validate_metadata(
             meta,
             deleting_before=bool(old_meta.get("deletionTimestamp")),
