@@ -719,7 +719,8 @@ EXCEPTIONS: dict[str, Difference] = {
     "create-subscription": Difference(
         "accept",
         "reject",
-        "Types is an array sent as a repeated form field, each value a JSON object, as twilio-python sends it "
+        "Types is an array sent as a repeated form field, each value a JSON object, as twilio-python sends "
+        "it "
         "(twilio/rest/events/v1/subscription/__init__.py: serialize.map(types, serialize.object)) and as the "
         "spec's own example shows; Prism reads a repeated urlencoded field as one string, not as the array.",
     ),
