@@ -46,7 +46,15 @@ def operator_never_writes_spec(sandbox: SandboxProcess, request: pytest.FixtureR
     check_rbac_covers_exactly(requests, exact_groups=None if whole else ())
 
 
-E2E_MODULES = {"test_subaccount", "test_apikey", "test_messagingservice", "test_examples"}
+E2E_MODULES = {
+    "test_subaccount",
+    "test_apikey",
+    "test_messagingservice",
+    "test_examples",
+    "test_eventstream",
+    "test_phonenumber",
+    "test_default_service",
+}
 
 
 # Granted although the suite never calls them: `update` on */finalizers is what clusters enforcing
@@ -107,6 +115,8 @@ def operator(
             "TWILIO_OPERATOR_CREATE_GRACE_PERIOD": "2",
             # The tenant-isolation suite checks adoption is a privilege; here every namespace has it.
             "TWILIO_OPERATOR_ADOPTION_NAMESPACES": "*",
+            # Purchases are tested here; the tenant-isolation suite's operator shows the flag is needed.
+            "TWILIO_OPERATOR_ALLOW_PURCHASE": "true",
             "TWILIO_OPERATOR_METRICS_PORT": str(metrics_port),
             "TWILIO_OPERATOR_METRICS_ADDRESS": "127.0.0.1",
         },

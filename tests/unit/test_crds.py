@@ -39,7 +39,9 @@ def test_schema_is_structural_and_documented(crd: dict[str, Any]) -> None:
     for path, node in _walk(root, ""):
         # Structural schemas allow an untyped node only where it keeps whatever it is given (EventStream's
         # types: a name or an object), which the operator checks instead.
-        assert "type" in node or node.get("x-kubernetes-preserve-unknown-fields") is True, f"{path} has no type"
+        assert "type" in node or node.get("x-kubernetes-preserve-unknown-fields") is True, (
+            f"{path} has no type"
+        )
         assert "$ref" not in node and "anyOf" not in node and "title" not in node, path
         # metadata's schema is the API server's own: only its type may be given.
         if path.count(".") >= 1 and not path.endswith("[]") and path != ".metadata":

@@ -180,6 +180,7 @@ class EventStreamKind(ChildKind[EventStreamSpec, EventStreamStatus, DesiredSink]
         )
         if observed.data["status"] != "active":
             observed = await self._validate(resource, sinks, observed, report)
+            report.sink_status = observed.data["status"]
         subscriptions = Subscriptions(self.gw, desired.account_sid)
         subscription = await self._subscription(resource, subscriptions, desired, observed.sid, retiring)
         report.subscription_sid = subscription.sid
