@@ -115,8 +115,6 @@ def operator(
             "TWILIO_OPERATOR_CREATE_GRACE_PERIOD": "2",
             # The tenant-isolation suite checks adoption is a privilege; here every namespace has it.
             "TWILIO_OPERATOR_ADOPTION_NAMESPACES": "*",
-            # Purchases are tested here; the tenant-isolation suite's operator shows the flag is needed.
-            "TWILIO_OPERATOR_ALLOW_PURCHASE": "true",
             "TWILIO_OPERATOR_METRICS_PORT": str(metrics_port),
             "TWILIO_OPERATOR_METRICS_ADDRESS": "127.0.0.1",
         },

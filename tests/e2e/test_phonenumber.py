@@ -167,17 +167,13 @@ def test_a_number_nobody_has_is_reported_and_placed_once_it_exists(
     assert (held(twilio, sid) or {}).get("account") == sub
 
 
-def test_purchase_buys_one_number_with_the_objects_name(
+def test_a_purchase_needs_the_operators_flag_too(
     kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
 ) -> None:
     sub = with_subaccount(kubectl, namespace)
-    purchase = {"areaCode": "628", "contains": "555", "capabilities": ["sms", "voice"]}
-    kubectl.apply(number_manifest("bought", purchase=purchase, deletionPolicy="Release"), namespace)
-    status = helpers.ready(kubectl, KIND, "bought", namespace)["status"]
-    assert status["purchased"] is True and status["phoneNumber"].startswith("+1628555")
-    mine = [n for n in twilio.state()["incoming_phone_numbers"] if n["account"] == sub]
-    assert [(n["sid"], n["friendly_name"]) for n in mine] == [(status["sid"], f"{namespace}/bought")]
-    told = [e["reason"] for e in helpers.events(kubectl, namespace, "bought")]
-    assert "Purchased" in told
-    kubectl.run("delete", KIND, "bought", "-n", namespace, "--wait=true", "--timeout=60s")
-    assert held(twilio, status["sid"]) is None
+    seq = twilio.last_seq()
+    kubectl.apply(number_manifest("wanted", purchase={"areaCode": "628"}), namespace)
+    cond = helpers.reason(kubectl, KIND, "wanted", namespace, "Synced", "Forbidden")
+    assert "TWILIO_OPERATOR_ALLOW_PURCHASE" in cond["message"]
+    assert [n for n in twilio.state()["incoming_phone_numbers"] if n["account"] == sub] == []
+    assert not [r for r in twilio.requests_since(seq) if r["operation"] == "CreateIncomingPhoneNumber"]

@@ -433,9 +433,12 @@ class Reconciler(Generic[S, T, D]):
         sid = notes.get(EXTERNAL_NAME) or resource.status.sid
         pending = parse_time(notes.get(CREATE_PENDING))
         if sid and pending is not None:
-            # An interrupted replacement (a key rotation): the current object stands, extras go.
+            # An interrupted replacement (a key rotation, a new sink): the current object stands, extras go,
+            # adoptable or not (adopting one would record it while this pass goes on with the current).
             keep = {s for s in (sid, resource.status.sid) if s} | self.kind.retained(resource.status)
-            await self._recover_interrupted_create(resource, desired, external, pending, keep=keep)
+            await self._recover_interrupted_create(
+                resource, desired, external, pending, keep=keep, adopt=False
+            )
             await self.annotate(resource, {CREATE_PENDING: None})
         if sid:
             self._check_claim(resource, sid)
@@ -509,6 +512,7 @@ class Reconciler(Generic[S, T, D]):
         external: External[D],
         pending: datetime.datetime,
         keep: set[str],
+        adopt: bool = True,
     ) -> Observed | None:
         """A previous pass meant to create and may have: find what it made before making anything."""
         found = [
@@ -519,7 +523,7 @@ class Reconciler(Generic[S, T, D]):
         ]
         found.sort(key=lambda o: o.created_at or utcnow())
         adopted: Observed | None = None
-        if external.adoptable and found:
+        if adopt and external.adoptable and found:
             adopted, found = found[0], found[1:]
             await self.record(resource, adopted.sid, created=True)
             events.normal(resource.body, "Adopted", f"found {adopted.sid} from an interrupted create")

@@ -197,7 +197,8 @@ class PhoneNumberKind(ChildKind[PhoneNumberSpec, PhoneNumberStatus, DesiredNumbe
             events.normal(
                 resource.body, "Moved", f"moved {number} from {desired.holder} into {desired.account_sid}"
             )
-        purchased = resource.status.purchased or (created and desired.purchase is not None)
+        # Bought for this object: by this pass, or by one a crash interrupted (found again by its name).
+        purchased = resource.status.purchased or desired.purchase is not None
         data = observed.data
         return observed, PhoneNumberStatus(
             account_sid=data["account_sid"],
@@ -226,6 +227,10 @@ class PhoneNumberKind(ChildKind[PhoneNumberSpec, PhoneNumberStatus, DesiredNumbe
     async def delete(self, resource: Number, sid: str, policy: str) -> None:
         account = self.account_at_deletion(resource)
         if policy == "Retain" or not account:
+            return
+        if not resource.status.account_sid and not resource.made_here:
+            # Never placed by this object nor reported as held (an adoption refused, say, as another
+            # tenant's): not its number to return or release.
             return
         numbers = Numbers(self.gw, DesiredNumber(account, None, resource.friendly_name, {}))
 

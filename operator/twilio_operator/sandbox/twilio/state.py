@@ -398,7 +398,7 @@ class TwilioState:
             candidates = (f"+1{area}555{line:04d}" for area in areas for line in range(100, 10000))
         else:
             lead = "7" if number_type == "Mobile" else "20"
-            candidates = (f"{prefix}{lead}{area_code or ''}{line:07d}" for line in range(100, 10**7))
+            candidates = (f"{prefix}{lead}{area_code or ''}{line:07d}" for line in range(100, 10100))
         for candidate in candidates:
             if candidate not in self._number_by_e164 and (contains is None or contains.search(candidate)):
                 yield candidate
