@@ -227,6 +227,8 @@ class Run:
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in workload.namespaces
         ]
         self.kubectl.apply(documents(namespaces))
+        for number in workload.numbers():
+            self.twilio.buy_number(env["TWILIO_ACCOUNT_SID"], number)
         self.operator = OperatorProcess(
             self.sandbox,
             self.workdir / "operator",
