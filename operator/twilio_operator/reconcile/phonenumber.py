@@ -149,19 +149,20 @@ class PhoneNumberKind(ChildKind[PhoneNumberSpec, PhoneNumberStatus, DesiredNumbe
             elsewhere=tuple(sorted(mine - {account})) + tuple(sorted(others)),
         )
         if spec.phone_number and not named:
-            holder = await self._holder(resource, desired, mine, others)
-            desired = dataclasses.replace(desired, holder=holder)
+            found = await self._find(desired, mine, others)
+            desired = dataclasses.replace(desired, found=found)
         return desired
 
-    async def _holder(
-        self, resource: Number, desired: DesiredNumber, mine: set[str], others: set[str]
-    ) -> str:
-        """Where the number is before it is placed: in its account already, or one it may come from."""
+    async def _find(self, desired: DesiredNumber, mine: set[str], others: set[str]) -> Observed:
+        """The number before it is placed: in the parent (where numbers are usually bought), in its account
+        already, or in another subaccount of this namespace."""
         number = str(desired.phone_number)
         numbers = Numbers(self.gw, desired)
-        found = await numbers.locate(number, (desired.account_sid, *sorted(mine - {desired.account_sid})))
+        parent = self.settings.credentials()[0]
+        first = (parent, desired.account_sid, *sorted(mine - {parent, desired.account_sid}))
+        found = await numbers.locate(number, tuple(dict.fromkeys(first)))
         if found is not None:
-            return str(found.data["account_sid"])
+            return found
         if await numbers.locate(number, tuple(sorted(others))) is not None:
             raise _in_use(number)
         message = f"{number} is neither in the parent account nor in a subaccount of this namespace"
@@ -193,10 +194,9 @@ class PhoneNumberKind(ChildKind[PhoneNumberSpec, PhoneNumberStatus, DesiredNumbe
             events.normal(
                 resource.body, "Purchased", f"bought {number} ({observed.sid}) in {desired.account_sid}"
             )
-        elif created and desired.holder and desired.holder != desired.account_sid:
-            events.normal(
-                resource.body, "Moved", f"moved {number} from {desired.holder} into {desired.account_sid}"
-            )
+        elif created and desired.found and desired.found.data["account_sid"] != desired.account_sid:
+            losing = desired.found.data["account_sid"]
+            events.normal(resource.body, "Moved", f"moved {number} from {losing} into {desired.account_sid}")
         # Bought for this object: by this pass, or by one a crash interrupted (found again by its name).
         purchased = resource.status.purchased or desired.purchase is not None
         data = observed.data

@@ -54,8 +54,8 @@ class DesiredNumber:
     # Only the fields this number manages: declared ones, and removed ones set back to Twilio's default.
     settings: dict[str, Any] = field(hash=False)
     purchase: DesiredPurchase | None = None
-    # Where the number was found before it was placed (the account it is moved from).
-    holder: str | None = None
+    # The number as found before it was placed, in the account it is moved from.
+    found: Observed | None = field(default=None, compare=False)
     # Accounts the number may be found in besides its own: where it comes from, where someone moved it.
     elsewhere: tuple[str, ...] = ()
 
@@ -153,17 +153,16 @@ class Numbers:
         ]
 
     async def create(self, desired: DesiredNumber) -> Observed:
-        """Buy the number, or move it from where it was found into its account (the caller chose `holder`)."""
+        """Buy the number, or move it from where the caller found it into its account, with its name and
+        webhooks in the same call."""
         if desired.purchase is not None:
             return await self._buy(desired, desired.purchase)
-        if desired.phone_number is None or desired.holder is None:
-            raise NoNumberOffered("no phoneNumber and no purchase: nothing to place")
-        found = await self._by_number(desired.holder, desired.phone_number)
+        found = desired.found
         if found is None:
-            raise NotFound(f"{desired.phone_number} is no longer in {desired.holder}")
-        if desired.holder == self.account:
+            raise NoNumberOffered("no phoneNumber and no purchase: nothing to place")
+        if found.data["account_sid"] == self.account:
             return found
-        return await self._exchange(found)
+        return await self._exchange(found, self._changes(desired, self.differences(desired, found)))
 
     async def _buy(self, desired: DesiredNumber, purchase: DesiredPurchase) -> Observed:
         country = self.gw.parent().api.v2010.accounts(self.account).available_phone_numbers(purchase.country)
@@ -192,12 +191,12 @@ class Numbers:
         )
         return observed_number(number)
 
-    async def _exchange(self, number: Observed) -> Observed:
+    async def _exchange(self, number: Observed, changes: dict[str, Any]) -> Observed:
         losing = str(number.data["account_sid"])
         moved = await self.gw.call(
             losing,
             "UpdateIncomingPhoneNumber",
-            lambda: self._numbers(losing)(number.sid).update_async(account_sid=self.account),
+            lambda: self._numbers(losing)(number.sid).update_async(account_sid=self.account, **changes),
         )
         # The gaining account changed: listings taken of it before are stale.
         self.gw.wrote(self.account)
@@ -218,21 +217,25 @@ class Numbers:
         return fields
 
     async def update(self, desired: DesiredNumber, observed: Observed, fields: list[str]) -> Observed:
+        changes = self._changes(desired, fields)
         if "account_sid" in fields:
             # The kind's check() refused numbers held by accounts they may not be taken from.
-            observed = await self._exchange(observed)
-            fields = self.differences(desired, observed)
-            if not fields:
-                return observed
-        changes = {
-            k: (desired.friendly_name if k == "friendly_name" else desired.settings[k]) for k in fields
-        }
+            return await self._exchange(observed, changes)
         number = await self.gw.call(
             self.account,
             "UpdateIncomingPhoneNumber",
             lambda: self._numbers(self.account)(observed.sid).update_async(**changes),
         )
         return observed_number(number)
+
+    @staticmethod
+    def _changes(desired: DesiredNumber, fields: list[str]) -> dict[str, Any]:
+        """The update parameters for these fields (the account is the exchange's own)."""
+        return {
+            k: (desired.friendly_name if k == "friendly_name" else desired.settings[k])
+            for k in fields
+            if k != "account_sid"
+        }
 
     async def move(self, sid: str, losing: str, gaining: str) -> None:
         """Exchange a number the operator placed (deletion: back to the parent); absent is fine."""
