@@ -32,7 +32,7 @@ from .entry import Services as Shared
 from .indexes import Directory, Reference
 from .model import CREATE_PENDING, EXTERNAL_NAME, Journal, Outcome, Resource
 from .phonenumber import PHONE_NUMBERS
-from .webhooks import INGRESSES, resolve_url, warn_insecure
+from .webhooks import INGRESSES, resolve_all, warn_insecure
 
 SETTINGS = (
     "usecase",
@@ -90,18 +90,7 @@ class MessagingServiceKind(ChildKind[MessagingServiceSpec, MessagingServiceStatu
 
     def _webhooks(self, resource: Service) -> tuple[dict[str, Any], dict[str, str]]:
         """Declared webhook fields (URLs resolved), and the URLs that are not HTTPS with why."""
-        values: dict[str, Any] = {}
-        insecure: dict[str, str] = {}
-        for name, hook in _hooks(resource.spec).items():
-            url_field, method_field = WEBHOOKS[name]
-            url, why = resolve_url(self.ingresses, resource.namespace, hook.url, hook.ingress_ref)
-            values[url_field] = url
-            if why is not None:
-                insecure[url] = why
-            method = getattr(hook, "method", None)
-            if method_field and method:
-                values[method_field] = method
-        return values, insecure
+        return resolve_all(self.ingresses, resource.namespace, _hooks(resource.spec), WEBHOOKS)
 
     async def desired(self, resource: Service, journal: Journal) -> DesiredService:
         spec = resource.spec

@@ -29,7 +29,7 @@ from .child import SUBACCOUNT_REF, ChildKind, forbidden, invalid
 from .entry import KindEntry, Services
 from .indexes import Directory, Followed, Reference
 from .model import EXTERNAL_NAME, Journal, Outcome, Resource
-from .webhooks import INGRESSES, resolve_url, warn_insecure
+from .webhooks import INGRESSES, resolve_all, warn_insecure
 
 NUMBER_IN_USE = "NumberInUse"
 NUMBER_NOT_FOUND = "NumberNotFound"
@@ -108,17 +108,7 @@ class PhoneNumberKind(ChildKind[PhoneNumberSpec, PhoneNumberStatus, DesiredNumbe
         return {v.sid for v in self.subaccounts.views() if v.sid} - self._mine(namespace)
 
     def _webhooks(self, resource: Number) -> tuple[dict[str, Any], dict[str, str]]:
-        values: dict[str, Any] = {}
-        insecure: dict[str, str] = {}
-        for name, hook in _hooks(resource.spec).items():
-            url_field, method_field = WEBHOOKS[name]
-            url, why = resolve_url(self.ingresses, resource.namespace, hook.url, hook.ingress_ref)
-            values[url_field] = url
-            if why is not None:
-                insecure[url] = why
-            if hook.method:
-                values[method_field] = hook.method
-        return values, insecure
+        return resolve_all(self.ingresses, resource.namespace, _hooks(resource.spec), WEBHOOKS)
 
     async def desired(self, resource: Number, journal: Journal) -> DesiredNumber:
         spec = resource.spec

@@ -6,7 +6,7 @@ with its Ingress; an Ingress problem is the object's condition.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..api.webhooks import IngressRef
@@ -36,6 +36,29 @@ def resolve_url(
             synced=c.Cond.false(problem.reason, problem.message),
         ) from None
     return resolved.url, (None if resolved.secure else f"Ingress {ref.name} has no TLS for its host")
+
+
+def resolve_all(
+    ingresses: Directory[IngressView],
+    namespace: str,
+    hooks: Mapping[str, Any],
+    fields: Mapping[str, tuple[str, str | None]],
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A kind's declared webhooks as Twilio fields: `hooks` by spec name (each with url or ingressRef, and
+    maybe a method), `fields` the URL and method field of each. Returns the field values and, for each URL
+    that is not HTTPS, why."""
+    values: dict[str, Any] = {}
+    insecure: dict[str, str] = {}
+    for name, hook in hooks.items():
+        url_field, method_field = fields[name]
+        url, why = resolve_url(ingresses, namespace, hook.url, hook.ingress_ref)
+        values[url_field] = url
+        if why is not None:
+            insecure[url] = why
+        method = getattr(hook, "method", None)
+        if method_field and method:
+            values[method_field] = method
+    return values, insecure
 
 
 def warn_insecure(resource: Resource[Any, Any], insecure: dict[str, str], shown: Iterable[str]) -> None:
