@@ -107,6 +107,9 @@ class Reconciler(Generic[S, T, D]):
         # Objects (by path) whose watch has delivered the version this process's last write to them
         # produced (KubeClient.written): every body seen since is at least as new.
         self.caught_up: set[str] = set()
+        # The version of each object the watch delivered last. A body handed over earlier (a drift pass
+        # that waited for the lock while a pass wrote) is not made current by catching up later.
+        self.newest: dict[str, str] = {}
 
     # --- reading an object ---------------------------------------------------------------------------
 
@@ -188,6 +191,7 @@ class Reconciler(Generic[S, T, D]):
         uid, path = str(body.metadata.uid), self._path(body)
         self.kube.written.pop(path, None)
         self.caught_up.discard(path)
+        self.newest.pop(path, None)
         self.recorded.pop(uid, None)
         self.failures.pop(uid, None)
         self.told.pop(uid, None)
@@ -197,6 +201,7 @@ class Reconciler(Generic[S, T, D]):
     def seen(self, body: kopf.Body) -> None:
         """The watch delivered this version of the object (watch events come in the order of writes)."""
         path = self._path(body)
+        self.newest[path] = str(body.metadata.get("resourceVersion"))
         if self.kube.wrote(path, body):
             self.caught_up.add(path)
 
@@ -205,12 +210,15 @@ class Reconciler(Generic[S, T, D]):
 
         Under load kopf (and the watch feeding the drift timer) hand over bodies seconds old, older than this
         process's own last writes (a recorded SID): acting on one would create twice. A body whose version
-        is the one our last write produced, or that came after the watch delivered that version, is current;
-        any other is re-read.
+        is the one our last write produced, or the newest the watch delivered once it had delivered that
+        version, is current; any other is re-read (a drift pass's body, taken before it waited for the lock
+        while a create pass wrote, would otherwise pass for current once the watch caught up).
         """
         uid, path = str(body.metadata.uid), self._path(body)
         last = self.kube.written.get(path)
-        if last is None or body.metadata.get("resourceVersion") == last or path in self.caught_up:
+        version = body.metadata.get("resourceVersion")
+        newest = path in self.caught_up and version == self.newest.get(path)
+        if last is None or version == last or newest:
             return body
         fresh = await self.kube.get(path)
         if fresh is None or fresh["metadata"].get("uid") != uid:
