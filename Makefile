@@ -73,7 +73,7 @@ e2e: venv
 	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
 # Benchmarks need matplotlib and psutil too (the `bench` extra); `make bench SIZE=n` sets the subaccounts of
-# the scale run (21 Twilio objects each: SIZE=50 is 1,050 objects, SIZE=238 about 5,000).
+# the scale run (23 objects each: SIZE=50 is 1,150 objects, SIZE=217 about 5,000).
 BENCH_STAMP := $(VENV)/.bench-stamp
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'

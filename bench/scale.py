@@ -4,7 +4,9 @@ Starts the Twilio emulator, the Kubernetes emulator and the operator as three se
 Twilio emulator's latency (default 100 ms on every call) and per-account concurrency limit (default 10; 429
 beyond it), and applies in ONE ``kubectl apply`` a scenario of SIZE tenants: per tenant a namespace, an
 Ingress, a TwilioSubaccount, 10 ApiKeys and 10 MessagingServices whose inbound and status-callback webhooks
-come from the Ingress and which hold 2 alpha senders each (21 Twilio objects per tenant: 1,050 at SIZE=50).
+come from the Ingress and which hold 2 alpha senders each, an EventStream whose webhook sink comes from the
+Ingress, and a PhoneNumber moved from the parent account into the subaccount (23 objects per tenant: 1,150
+at SIZE=50).
 
 It then measures, from the emulators' request logs, the watch stream and psutil:
 
@@ -56,10 +58,15 @@ KINDS = {
     "twiliosubaccounts": "TwilioSubaccount",
     "apikeys": "ApiKey",
     "messagingservices": "MessagingService",
+    "eventstreams": "EventStream",
+    "phonenumbers": "PhoneNumber",
 }
 KEYS_PER_TENANT = 10
+STREAMS_PER_TENANT = 1
+NUMBERS_PER_TENANT = 1
 DRIFT_SECONDS_PER_TENANT = 0.4
 SERVICES_PER_TENANT = 10
+OBJECTS_PER_TENANT = 1 + KEYS_PER_TENANT + SERVICES_PER_TENANT + STREAMS_PER_TENANT + NUMBERS_PER_TENANT
 SENDERS_PER_SERVICE = 2
 USER_AGENT = "twilio-bench"
 # Twilio operations that must happen, per object, to create this scenario from nothing: the subaccount,
@@ -69,6 +76,10 @@ MIN_CALLS_PER_OBJECT = {
     "TwilioSubaccount": {"CreateAccount": 1},
     "ApiKey": {"CreateNewKey": 1},
     "MessagingService": {"CreateService": 1, "CreateAlphaSender": SENDERS_PER_SERVICE},
+    # The sink (webhook: active at once) and its subscription with every type in its create.
+    "EventStream": {"CreateSink": 1, "CreateSubscription": 1},
+    # A number the parent holds, moved into the subaccount with its name and webhook in the same call.
+    "PhoneNumber": {"UpdateIncomingPhoneNumber": 1},
 }
 FLOOR_FORMULA = (
     "floor = P/L + max over subaccounts s of max(W_s/L, C), where L is the per-account concurrency limit; "
@@ -153,7 +164,36 @@ def tenant_manifest(index: int) -> list[dict[str, Any]]:
                 },
             }
         )
+    docs.append(
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "EventStream",
+            "metadata": {"name": "events", "namespace": namespace},
+            "spec": {
+                "subaccountRef": {"name": "main"},
+                "destination": {"webhook": {"ingressRef": {"name": "webhooks", "path": "/twilio/events"}}},
+                "types": ["com.twilio.messaging.message.delivered", "com.twilio.messaging.message.failed"],
+            },
+        }
+    )
+    docs.append(
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "PhoneNumber",
+            "metadata": {"name": "line", "namespace": namespace},
+            "spec": {
+                "subaccountRef": {"name": "main"},
+                "phoneNumber": tenant_number(index),
+                "webhooks": {"sms": {"ingressRef": {"name": "webhooks", "path": "/twilio/inbound"}}},
+            },
+        }
+    )
     return docs
+
+
+def tenant_number(index: int) -> str:
+    """The number the parent account holds for tenant `index` before the run, as bought in the Console."""
+    return f"+1555{index:07d}"
 
 
 def scenario(size: int) -> str:
@@ -165,6 +205,8 @@ def scenario(size: int) -> str:
 def minimum_calls(size: int) -> dict[str, int]:
     counts = {"TwilioSubaccount": size, "ApiKey": size * KEYS_PER_TENANT}
     counts["MessagingService"] = size * SERVICES_PER_TENANT
+    counts["EventStream"] = size * STREAMS_PER_TENANT
+    counts["PhoneNumber"] = size * NUMBERS_PER_TENANT
     total: Counter[str] = Counter()
     for kind, per_object in MIN_CALLS_PER_OBJECT.items():
         for operation, calls in per_object.items():
@@ -503,7 +545,11 @@ async def twilio_extras(session: aiohttp.ClientSession, twilio_url: str, size: i
     return {
         "subaccounts": len(subaccounts) - size,
         "keys": sum(1 for k in state["keys"] if k.get("type") != "main") - size * KEYS_PER_TENANT,
-        "services": len(state["services"]) - size * SERVICES_PER_TENANT,
+        # Twilio's default service in every account is not the operator's.
+        "services": sum(1 for s in state["services"] if not s["friendly_name"].startswith("[Auto-generated]"))
+        - size * SERVICES_PER_TENANT,
+        "sinks": len(state["sinks"]) - size * STREAMS_PER_TENANT,
+        "subscriptions": len(state["subscriptions"]) - size * STREAMS_PER_TENANT,
     }
 
 
@@ -596,13 +642,16 @@ def floors(
         return mean(durations[operation]) if durations[operation] else latency
 
     def floor_with(d: Callable[[str], float]) -> float:
-        parent_work = size * d("CreateAccount")
+        # The exchange of each tenant's number is made on the parent's path, so it is parent work too.
+        parent_work = size * (d("CreateAccount") + NUMBERS_PER_TENANT * d("UpdateIncomingPhoneNumber"))
         sub_work = (
             KEYS_PER_TENANT * d("CreateNewKey")
             + SERVICES_PER_TENANT * d("CreateService")
             + SERVICES_PER_TENANT * SENDERS_PER_SERVICE * d("CreateAlphaSender")
+            + STREAMS_PER_TENANT * (d("CreateSink") + d("CreateSubscription"))
         )
-        return parent_work / limit + max(sub_work / limit, d("CreateService") + d("CreateAlphaSender"))
+        chain = max(d("CreateService") + d("CreateAlphaSender"), d("CreateSink") + d("CreateSubscription"))
+        return parent_work / limit + max(sub_work / limit, chain)
 
     floor = floor_with(d)
     chain = d("CreateService") + d("CreateAlphaSender")
@@ -632,6 +681,14 @@ def arrival_floor(objects: list[ObjectState], calls: dict[str, float], t0: float
             done = sub_ready
         elif state.kind == "ApiKey":
             done = max(state.added, sub_ready) + calls.get("CreateNewKey", 0.0)
+        elif state.kind == "EventStream":
+            done = (
+                max(state.added, sub_ready)
+                + calls.get("CreateSink", 0.0)
+                + calls.get("CreateSubscription", 0.0)
+            )
+        elif state.kind == "PhoneNumber":
+            done = max(state.added, sub_ready) + calls.get("UpdateIncomingPhoneNumber", 0.0)
         else:
             done = (
                 max(state.added, sub_ready)
@@ -860,7 +917,7 @@ async def run(options: Options) -> dict[str, Any]:
     observer: Observer | None = None
     log(f"work directory {workdir}")
     size = options.size
-    objects_expected = size * (1 + KEYS_PER_TENANT + SERVICES_PER_TENANT)
+    objects_expected = size * OBJECTS_PER_TENANT
     result: dict[str, Any] = {
         "subaccounts": size,
         "objects": objects_expected,
@@ -880,6 +937,12 @@ async def run(options: Options) -> dict[str, Any]:
             async with session.post(f"{procs.twilio_url}/__sandbox/config", json=config) as response:
                 response.raise_for_status()
                 log(f"Twilio emulator config: {await response.json()}")
+            parent = procs.parent_sid
+            for index in range(size):
+                body = {"phone_number": tenant_number(index)}
+                url = f"{procs.twilio_url}/__sandbox/accounts/{parent}/incoming-phone-numbers"
+                async with session.post(url, json=body) as response:
+                    response.raise_for_status()
             base_kube = await kube_next_seq(session, procs.kube_url)
             operator = procs.start_operator()
             if not await watching_within(session, procs.kube_url, base_kube, 60):
@@ -1222,7 +1285,7 @@ def parse_env(pairs: list[str]) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=50, help="subaccounts (21 Twilio objects each)")
+    parser.add_argument("--size", type=int, default=50, help="subaccounts (23 objects each)")
     parser.add_argument(
         "--latency", type=float, default=0.1, help="seconds the Twilio emulator adds per call"
     )
@@ -1261,9 +1324,13 @@ def main() -> None:
     )
     result = asyncio.run(run(options))
     # Once the operator's emulators are gone, so the floor has the machine to itself as the operator had.
-    result.update(
-        asyncio.run(kopf_floor(options, Path(result["workdir"]) / "scenario.yaml", result["objects"]))
-    )
+    try:
+        result.update(
+            asyncio.run(kopf_floor(options, Path(result["workdir"]) / "scenario.yaml", result["objects"]))
+        )
+    except RuntimeError as error:
+        # A benchmark reports what it measured: the operator's figures stand without the kopf comparison.
+        log(f"kopf floor not measured: {error}")
     if result.get("converge_seconds") and result.get("kopf_floor_seconds"):
         result["ratio_to_kopf_floor"] = round(result["converge_seconds"] / result["kopf_floor_seconds"], 2)
     runs = save(options.output, result)

@@ -229,6 +229,8 @@ class Run:
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in workload.namespaces
         ]
         self.kubectl.apply(documents(namespaces))
+        for number in workload.numbers():
+            self.twilio.buy_number(env["TWILIO_ACCOUNT_SID"], number)
         # On the real API server the operator runs as the chart's ServiceAccount, not as the admin.
         from tests.support.backends import operator_identity
 

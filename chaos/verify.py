@@ -9,6 +9,8 @@ from typing import Any
 from .control import TwilioSide, decode_secret
 from .workload import ROTATE, Planned, Workload
 
+DEFAULT_SERVICE = "[Auto-generated] Default Messaging Service"
+
 ObjectKey = tuple[str, str, str]
 
 
@@ -98,7 +100,15 @@ def check_twilio(
     accounts = {a["sid"]: a for a in state["accounts"] if a.get("owner") == parent and a["sid"] != parent}
     open_accounts = {sid for sid, a in accounts.items() if a["status"] != "closed"}
     keys = [k for k in state["keys"] if k["account"] in open_accounts and k["type"] != "main"]
-    services = [s for s in state["services"] if s["account"] in open_accounts]
+    # Twilio makes a default service in every account: never the operator's to account for.
+    services = [
+        s
+        for s in state["services"]
+        if s["account"] in open_accounts and s["friendly_name"] != DEFAULT_SERVICE
+    ]
+    sinks = [s for s in state.get("sinks", []) if s["account"] in open_accounts]
+    subscriptions = [s for s in state.get("subscriptions", []) if s["account"] in open_accounts]
+    numbers = {n["sid"]: n for n in state.get("incoming_phone_numbers", [])}
     accounted: set[str] = set()
     # Twilio objects left on purpose: resources deleted with an Orphan (or Suspend) policy.
     leftovers: set[tuple[str, str]] = set()
@@ -124,6 +134,12 @@ def check_twilio(
             accounted.add(str(status.get("sid")))
             continue
         account = status.get("accountSid")
+        if planned.kind == "EventStream":
+            _check_stream(planned, status, sinks, subscriptions, findings, accounted, leftovers)
+            continue
+        if planned.kind == "PhoneNumber":
+            _check_number(planned, status, numbers, parent, findings)
+            continue
         if planned.kind == "ApiKey":
             same = [k for k in keys if k["friendly_name"] == planned.friendly_name]
             if planned.deleted:
@@ -163,11 +179,68 @@ def check_twilio(
         ("account", [accounts[sid] for sid in open_accounts]),
         ("key", keys),
         ("service", services),
+        ("sink", [{**s, "friendly_name": s["description"]} for s in sinks]),
+        ("subscription", [{**s, "friendly_name": s["description"]} for s in subscriptions]),
     ):
         for item in collection:
             if item["sid"] in accounted or (kind, item["friendly_name"]) in leftovers:
                 continue
             findings.orphans.append(f"{kind} {item['sid']} ({item['friendly_name']!r})")
+
+
+def _check_stream(
+    planned: Planned,
+    status: dict[str, Any],
+    sinks: list[dict[str, Any]],
+    subscriptions: list[dict[str, Any]],
+    findings: Findings,
+    accounted: set[str],
+    leftovers: set[tuple[str, str]],
+) -> None:
+    """One sink and one subscription on it, in the stream's account; nothing left when deleted."""
+    label = _label(planned.key)
+    same = [s for s in sinks if s["description"] == planned.friendly_name]
+    subs = [s for s in subscriptions if s["description"] == planned.friendly_name]
+    if planned.deleted:
+        if planned.deletion_policy == "Delete" and (same or subs):
+            remain = [s["sid"] for s in same + subs]
+            findings.deletion_not_honoured.append(f"{label}: sinks and subscriptions {remain} remain")
+        leftovers.update({("sink", planned.friendly_name), ("subscription", planned.friendly_name)})
+        return
+    if len(same) > 1 or len(subs) > 1:
+        findings.duplicates[label] = [s["sid"] for s in same + subs]
+    sink, subscription = status.get("sinkSid"), status.get("subscriptionSid")
+    held = {s["sid"]: s for s in subs}
+    if sink not in {s["sid"] for s in same} or subscription not in held:
+        findings.missing_in_twilio.append(
+            f"{label}: sink {sink} or subscription {subscription} not in Twilio"
+        )
+    elif held[subscription]["sink"] != sink:
+        findings.missing_in_twilio.append(f"{label}: subscription {subscription} is not on sink {sink}")
+    accounted.update({str(sink), str(subscription)})
+
+
+def _check_number(
+    planned: Planned,
+    status: dict[str, Any],
+    numbers: dict[str, dict[str, Any]],
+    parent: str,
+    findings: Findings,
+) -> None:
+    """The number is in the subaccount; once deleted, where its policy puts it."""
+    label = _label(planned.key)
+    wanted = str(planned.spec["phoneNumber"])
+    held = [n for n in numbers.values() if n["phone_number"] == wanted]
+    if planned.deleted:
+        where = {"ReturnToParent": parent, "Release": None}.get(planned.deletion_policy, "a subaccount")
+        actual = held[0]["account"] if held else None
+        if (where is None and held) or (where == parent and actual != parent):
+            findings.deletion_not_honoured.append(f"{label}: {planned.deletion_policy} left it in {actual}")
+        return
+    if not held or held[0]["sid"] != status.get("sid") or held[0]["account"] != status.get("accountSid"):
+        findings.missing_in_twilio.append(
+            f"{label}: {wanted} is not where status says ({status.get('accountSid')})"
+        )
 
 
 def check_secrets(

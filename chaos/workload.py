@@ -15,7 +15,16 @@ PLURALS = {
     "TwilioSubaccount": "twiliosubaccounts",
     "ApiKey": "apikeys",
     "MessagingService": "messagingservices",
+    "EventStream": "eventstreams",
+    "PhoneNumber": "phonenumbers",
 }
+EVENT_TYPES = (
+    "com.twilio.messaging.message.sent",
+    "com.twilio.messaging.message.delivered",
+    "com.twilio.messaging.message.undelivered",
+    "com.twilio.messaging.message.failed",
+    "com.twilio.messaging.inbound-message.received",
+)
 ROTATE = "twilio.operator.dev/rotate-requested-at"
 USECASES = ("notifications", "marketing", "verification", "discussion", "poll")
 PERMISSIONS = (
@@ -56,7 +65,7 @@ class Planned:
 
     @property
     def deletion_policy(self) -> str:
-        default = "Orphan" if self.kind == "TwilioSubaccount" else "Delete"
+        default = {"TwilioSubaccount": "Orphan", "PhoneNumber": "ReturnToParent"}.get(self.kind, "Delete")
         return str(self.spec.get("deletionPolicy") or default)
 
     @property
@@ -92,6 +101,10 @@ class Workload:
 
     def by_kind(self, kind: str) -> list[Planned]:
         return [o for o in self.objects if o.kind == kind]
+
+    def numbers(self) -> list[str]:
+        """The numbers the PhoneNumbers move: held by the parent account before the run (a person's)."""
+        return [str(o.spec["phoneNumber"]) for o in self.by_kind("PhoneNumber")]
 
 
 def _subaccount_spec(rng: random.Random, spare: bool) -> dict[str, Any]:
@@ -145,6 +158,44 @@ def _service_spec(rng: random.Random, subaccount: str, index: int) -> dict[str, 
     return spec
 
 
+def _stream_spec(rng: random.Random, subaccount: str, index: int) -> dict[str, Any]:
+    types: list[Any] = sorted(rng.sample(EVENT_TYPES, rng.randint(1, 3)))
+    if rng.random() < 0.3:
+        types[0] = {"type": types[0], "schemaVersion": rng.randint(1, 5)}
+    spec: dict[str, Any] = {
+        "subaccountRef": {"name": subaccount},
+        "destination": {"webhook": {"url": f"https://hooks.example.com/{index}/events"}},
+        "types": types,
+    }
+    if rng.random() < 0.1:
+        spec["deletionPolicy"] = "Orphan"
+    return spec
+
+
+def _number_spec(rng: random.Random, subaccount: str, seed: int, index: int) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "subaccountRef": {"name": subaccount},
+        "phoneNumber": f"+1555{seed % 100:02d}{index:05d}",
+    }
+    if rng.random() < 0.5:
+        spec["webhooks"] = {"sms": {"url": f"https://hooks.example.com/{index}/sms", "method": "POST"}}
+    if rng.random() < 0.3:
+        spec["deletionPolicy"] = rng.choice(["Retain", "Release"])
+    return spec
+
+
+def _child(rng: random.Random, seed: int, namespace: str, parent: str, index: int, wave: int) -> Planned:
+    """A key or a service mostly; an event stream or a phone number now and then."""
+    roll = rng.random()
+    if roll < 0.4:
+        return Planned("ApiKey", namespace, f"key{index}", _key_spec(rng, parent, index), wave)
+    if roll < 0.8:
+        return Planned("MessagingService", namespace, f"svc{index}", _service_spec(rng, parent, index), wave)
+    if roll < 0.9:
+        return Planned("EventStream", namespace, f"events{index}", _stream_spec(rng, parent, index), wave)
+    return Planned("PhoneNumber", namespace, f"number{index}", _number_spec(rng, parent, seed, index), wave)
+
+
 def plan(seed: int, objects: int, duration: float) -> Workload:
     """`objects` objects in tenant namespaces of about 20, and user actions spread over `duration` seconds."""
     rng = random.Random(seed)
@@ -174,16 +225,7 @@ def plan(seed: int, objects: int, duration: float) -> Workload:
             index += 1
             parent = rng.choice(subs)
             wave = rng.randrange(waves)
-            if rng.random() < 0.5:
-                planned.append(
-                    Planned("ApiKey", namespace, f"key{index}", _key_spec(rng, parent, index), wave)
-                )
-            else:
-                planned.append(
-                    Planned(
-                        "MessagingService", namespace, f"svc{index}", _service_spec(rng, parent, index), wave
-                    )
-                )
+            planned.append(_child(rng, seed, namespace, parent, index, wave))
     # Subaccounts that children use never lose them mid-run (a Close would take the children's objects).
     actions: list[Action] = []
     seq = 0
@@ -208,7 +250,7 @@ def plan(seed: int, objects: int, duration: float) -> Workload:
             if rng.random() < 0.05 and obj.spec.get("onSecretLoss") != "Fail":
                 obj.secret_deletions = 1
                 add(rng.uniform(start, duration), "delete-secret", [obj])
-        if obj.kind == "MessagingService" and rng.random() < 0.15:
+        if obj.kind in ("MessagingService", "EventStream") and rng.random() < 0.15:
             obj.updates = 1
             add(rng.uniform(start, duration), "update", [obj])
         deletable = obj.kind != "TwilioSubaccount" or obj.name.startswith("spare")
@@ -220,8 +262,15 @@ def plan(seed: int, objects: int, duration: float) -> Workload:
 
 
 def updated_spec(obj: Planned) -> dict[str, Any]:
-    """A spec change for a service: a different use case and validity period (a new generation)."""
+    """A spec change: for a service a different use case and validity period; for an event stream a new
+    destination (a new sink, the subscription moved to it) and one more type."""
     spec = dict(obj.spec)
+    if obj.kind == "EventStream":
+        url = spec["destination"]["webhook"]["url"]
+        spec["destination"] = {"webhook": {"url": url.replace("/events", "/events-moved")}}
+        names = {t if isinstance(t, str) else t["type"] for t in spec["types"]}
+        spec["types"] = [*spec["types"], *[t for t in EVENT_TYPES if t not in names][:1]]
+        return spec
     current = spec.get("usecase")
     spec["usecase"] = next(u for u in USECASES if u != current)
     spec["validityPeriod"] = int(spec.get("validityPeriod") or 3600) % 36000 + 1

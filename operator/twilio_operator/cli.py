@@ -46,6 +46,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides["allow_parent_account"] = True
     if args.allow_raw_account_sid:
         overrides["allow_raw_account_sid"] = True
+    if args.allow_purchase:
+        overrides["allow_purchase"] = True
     if args.metrics_port is not None:
         overrides["metrics_port"] = args.metrics_port
     if args.metrics_address is not None:
@@ -148,6 +150,7 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--allow-parent-account", action="store_true", help="allow keys/services on the parent")
     run.add_argument("--allow-raw-account-sid", action="store_true", help="allow raw accountSid references")
+    run.add_argument("--allow-purchase", action="store_true", help="allow PhoneNumbers to buy numbers")
     run.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("--peering", default=None, help="kopf peering name, for more than one replica")
     run.add_argument(

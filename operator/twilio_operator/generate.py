@@ -35,6 +35,7 @@ def rbac_rules() -> list[dict[str, Any]]:
     """The namespaced API calls the operator makes for its kinds, as RBAC rules (peering is the chart's)."""
     plurals = [entry.kind.plural for entry in REGISTRY]
     owners = [entry.kind.plural for entry in REGISTRY if entry.owns_secrets]
+    readers = [entry.kind.plural for entry in REGISTRY if entry.reads_secrets]
     rules: list[dict[str, Any]] = [
         # kopf watches and patches them (finalizers, annotations); a pass re-reads one and journals a create.
         {"apiGroups": [GROUP], "resources": plurals, "verbs": ["get", "list", "watch", "patch"]},
@@ -54,6 +55,8 @@ def rbac_rules() -> list[dict[str, Any]]:
                 "verbs": ["get", "list", "watch", "create", "patch"],
             }
         )
+    elif readers:
+        rules.append({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]})
     rules.append({"apiGroups": [""], "resources": ["events"], "verbs": ["create"]})
     ours = {(GROUP, plural) for plural in plurals}
     for target in followed():

@@ -114,7 +114,13 @@ class Runtime:
         if event["type"] is None or before == now:
             return
         self.services.directory(target).changed(namespace, name)
-        self.kick(r.uid for r in referrers(self.services.kind_indexes, target.plural, namespace, name))
+        names = {name}
+        if target.aliases is not None:
+            for seen in (before, now):
+                if seen is not missing and seen is not None:
+                    names.update(target.aliases(seen))
+        indexes = self.services.kind_indexes
+        self.kick(r.uid for each in names for r in referrers(indexes, target.plural, namespace, each))
 
 
 def login(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo | None:

@@ -81,6 +81,8 @@ class Settings(BaseSettings):
         default=False, description="Allow keys/services on the parent account."
     )
     allow_raw_account_sid: bool = Field(default=False, description="Allow raw accountSid references.")
+    # Buying a number costs money: a PhoneNumber's spec.purchase alone is not enough.
+    allow_purchase: bool = Field(default=False, description="Allow PhoneNumbers to buy numbers.")
     adoption_namespaces: str = Field(
         default="",
         description=(

@@ -109,6 +109,17 @@ def _details(obj: dict[str, Any]) -> list[str]:
         ):
             if hooks.get(field_name):
                 found.append(f"{name} → {hooks[field_name]}")
+    elif kind == "EventStream":
+        destination = status.get("destination") or {}
+        where = destination.get("url") or destination.get("arn")
+        if where:
+            found.append(f"{destination.get('type')} → {where} ({status.get('sinkStatus') or '?'})")
+        found.append(f"{len(status.get('types') or spec.get('types') or [])} event types")
+    elif kind == "PhoneNumber":
+        found.append(str(status.get("phoneNumber") or spec.get("phoneNumber") or "number to buy"))
+        sms = (status.get("webhooks") or {}).get("smsUrl")
+        if sms:
+            found.append(f"sms → {sms}")
     elif status.get("sid") or spec:
         found.extend(
             f"{k} {v}" for k, v in sorted(status.items()) if isinstance(v, str) and k.endswith("Sid")
@@ -156,8 +167,8 @@ def build(objects: Iterable[dict[str, Any]]) -> list[Node]:
 
 
 def _sort(node: Node) -> None:
-    order = {SUBACCOUNT.kind: 0, "ApiKey": 1, "MessagingService": 2}
-    node.children.sort(key=lambda n: (order.get(n.kind, 3), n.kind, n.namespace, n.name))
+    order = {SUBACCOUNT.kind: 0, "ApiKey": 1, "MessagingService": 2, "EventStream": 3, "PhoneNumber": 4}
+    node.children.sort(key=lambda n: (order.get(n.kind, 5), n.kind, n.namespace, n.name))
     for child in node.children:
         _sort(child)
 

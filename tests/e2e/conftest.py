@@ -51,7 +51,15 @@ def operator_never_writes_spec(sandbox: SandboxProcess, request: pytest.FixtureR
     check_rbac_covers_exactly(requests, exact_groups=None if whole else ())
 
 
-E2E_MODULES = {"test_subaccount", "test_apikey", "test_messagingservice", "test_examples"}
+E2E_MODULES = {
+    "test_subaccount",
+    "test_apikey",
+    "test_messagingservice",
+    "test_examples",
+    "test_eventstream",
+    "test_phonenumber",
+    "test_default_service",
+}
 
 
 # Granted although the suite never calls them: `update` on */finalizers is what clusters enforcing

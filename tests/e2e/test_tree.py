@@ -16,7 +16,9 @@ from xml.etree import ElementTree
 import yaml
 
 from tests.e2e import helpers
+from tests.e2e.test_examples import seed_parent_numbers
 from tests.packaging.charts import ACCOUNT_CHART, load_values, render
+from tests.support.twilio_side import TwilioSide
 from twilio_operator.sandbox.kubectl import Kubectl
 from twilio_operator.sandbox.processes import BIN, OperatorProcess, SandboxProcess, wait_for
 
@@ -87,11 +89,16 @@ def test_the_isv_example_drawn_three_ways(
 
 
 def test_the_development_values_drawn(
-    kubectl: Kubectl, namespace: str, sandbox: SandboxProcess, operator: OperatorProcess
+    kubectl: Kubectl, namespace: str, sandbox: SandboxProcess, twilio: TwilioSide, operator: OperatorProcess
 ) -> None:
-    docs = render(ACCOUNT_CHART, load_values(ACCOUNT_CHART / "values-dev.yaml"), namespace=namespace)
-    # The tree draws the operator's objects; the receiver's workload is not the sandbox's to run.
+    values = load_values(ACCOUNT_CHART / "values-dev.yaml")
+    docs = render(ACCOUNT_CHART, values, namespace=namespace)
+    # The tree draws the operator's objects; the receiver's workload is not the sandbox's to run. The
+    # development number is bought into the parent first, as a person would.
     drawn = [d for d in docs if d["apiVersion"].startswith("twilio.operator.dev/") or d["kind"] == "Ingress"]
+    seed_parent_numbers(
+        twilio, [n["phoneNumber"] for s in values["subaccounts"] for n in s.get("phoneNumbers", [])]
+    )
     kubectl.run("apply", "-f", "-", input=yaml.safe_dump_all(drawn))
     items = all_ready(kubectl, namespace)
     assert_drawn(run(sandbox, "twilio-operator", "tree", "-n", namespace), items)

@@ -24,7 +24,13 @@ OUT = Path(__file__).resolve().parents[2] / "argocd" / "testdata"
 NS = "health"
 API = "twilio.operator.dev/v1alpha1"
 PREFIX = "twilio.operator.dev/"
-KINDS = {"TwilioSubaccount": "twiliosubaccount", "ApiKey": "apikey", "MessagingService": "messagingservice"}
+KINDS = {
+    "TwilioSubaccount": "twiliosubaccount",
+    "ApiKey": "apikey",
+    "MessagingService": "messagingservice",
+    "EventStream": "eventstream",
+    "PhoneNumber": "phonenumber",
+}
 
 
 def manifest(
@@ -194,6 +200,46 @@ def scenarios(capture: Capture, operator: OperatorProcess, twilio: TwilioSide) -
     not_routed = reason("Synced", "False", "PathNotRouted")
     capture.save("messagingservice-path-not-routed.json", service, "unrouted", not_routed)
 
+    # EventStream: a webhook sink on the Ingress; a Kinesis sink waiting for the test id read from its stream.
+    stream, number = "EventStream", "PhoneNumber"
+    types = ["com.twilio.messaging.message.delivered"]
+    webhook = {"webhook": {"ingressRef": {"name": "hooks", "path": "/twilio/events"}}}
+    capture.apply(
+        stream, "events", {"subaccountRef": {"name": "fresh"}, "destination": webhook, "types": types}
+    )
+    capture.save("eventstream-ready.json", stream, "events", settled)
+    capture.kubectl.apply(json.dumps(KINESIS_SECRET))
+    kinesis = {
+        "kinesis": {
+            "arn": "arn:aws:kinesis:us-east-1:111111111111:stream/twilio",
+            "roleArn": "arn:aws:iam::111111111111:role/twilio",
+            "externalIdSecretRef": {"name": "kinesis", "key": "externalId"},
+        }
+    }
+    capture.apply(
+        stream, "stream", {"subaccountRef": {"name": "fresh"}, "destination": kinesis, "types": types}
+    )
+    awaiting = reason("Synced", "False", "SinkAwaitingValidation")
+    capture.save("eventstream-awaiting-validation.json", stream, "stream", awaiting)
+
+    # PhoneNumber: one from the parent account, placed; one held by another namespace's subaccount, refused.
+    parent_numbers = twilio.client().api.v2010.accounts(twilio.parent_sid).incoming_phone_numbers
+    parent_numbers.create(phone_number="+14155550100")
+    capture.apply(number, "line", {"subaccountRef": {"name": "fresh"}, "phoneNumber": "+14155550100"})
+    capture.save("phonenumber-ready.json", number, "line", settled)
+    capture.apply(sub, "other", {}, namespace="elsewhere")
+    other = capture.wait(sub, "other", settled, namespace="elsewhere")["status"]["sid"]
+    twilio.client().api.v2010.accounts(other).incoming_phone_numbers.create(phone_number="+14155550199")
+    capture.apply(number, "taken", {"subaccountRef": {"name": "fresh"}, "phoneNumber": "+14155550199"})
+    capture.save("phonenumber-in-use.json", number, "taken", reason("Synced", "False", "NumberInUse"))
+
+
+KINESIS_SECRET = {
+    "apiVersion": "v1",
+    "kind": "Secret",
+    "metadata": {"name": "kinesis", "namespace": NS},
+    "stringData": {"externalId": "an external id"},
+}
 
 INGRESS = {
     "apiVersion": "networking.k8s.io/v1",

@@ -173,6 +173,8 @@ def test_values_schema_knows_every_crd_field() -> None:
         "TwilioSubaccount": "subaccountSpec",
         "ApiKey": "apiKeySpec",
         "MessagingService": "messagingServiceSpec",
+        "EventStream": "eventStreamSpec",
+        "PhoneNumber": "phoneNumberSpec",
     }
     for kind, definition in item_schemas.items():
         allowed = set(schema["definitions"][definition]["propertyNames"]["enum"])

@@ -35,6 +35,8 @@ OPERATOR_ENV = {
     "TWILIO_OPERATOR_BACKOFF_MAX": "3",
     # Adoption is a privilege; only this namespace has it here (the tenant suites check it is refused).
     "TWILIO_OPERATOR_ADOPTION_NAMESPACES": ADOPTING_NAMESPACE,
+    # Purchases are crash-tested here (tests/e2e shows that without the flag nothing is bought).
+    "TWILIO_OPERATOR_ALLOW_PURCHASE": "true",
 }
 
 

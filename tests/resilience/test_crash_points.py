@@ -9,11 +9,13 @@ it has carried out, and a failing Secret write holds the pass right after the SI
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import pytest
 from chaos.control import KubeControl, TwilioSide
 
+from tests.e2e.helpers import events
 from tests.resilience import helpers
 from tests.resilience.helpers import keys_named, manifest, secret_data, services_named, subaccount, wait_for
 from twilio_operator.sandbox.kubectl import Kubectl
@@ -308,3 +310,154 @@ def test_deleted_after_its_sid_was_recorded_but_before_its_status_leaves_nothing
     assert named(twilio, f"{namespace}/half") == [], (
         "its SID was recorded, but deletion skipped Twilio because status.accountSid was never written"
     )
+
+
+# --- EventStream: the sink replacement -------------------------------------------------------------------
+
+STREAM = "eventstream"
+DELIVERED = "com.twilio.messaging.message.delivered"
+
+
+def stream(url: str) -> str:
+    return manifest(
+        "EventStream",
+        "events",
+        subaccountRef={"name": "sub"},
+        destination={"webhook": {"url": url}},
+        types=[DELIVERED],
+    )
+
+
+def sinks_of(twilio: TwilioSide, account: str) -> list[dict[str, Any]]:
+    return [s for s in twilio.state()["sinks"] if s["account"] == account]
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        "CreateSink",  # the new sink made, its SID not recorded yet
+        "UpdateSubscription",  # the subscription moved to it, the old sink not deleted yet
+        "DeleteSink",  # the old sink deleted, status not written
+    ],
+)
+def test_crash_mid_sink_replacement_keeps_one_subscription_and_ends_with_one_sink(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess, operation: str
+) -> None:
+    sub = subaccount(kubectl, namespace)
+    kubectl.apply(stream("https://old.example.com/twilio/events"), namespace)
+    first = helpers.ready(kubectl, STREAM, "events", namespace)["status"]
+    seq = twilio.last_seq()
+    twilio.fault(operation=operation, kind="commit_then_hang", times=1)
+    kubectl.apply(stream("https://new.example.com/twilio/events"), namespace)
+    wait_for(
+        lambda: any(r["operation"] == operation for r in twilio.requests_since(seq)), 30, what=f"{operation}"
+    )
+    operator.kill()
+    twilio.clear_faults()
+    operator.start()
+
+    def converged() -> dict[str, Any] | None:
+        obj = settled(kubectl, STREAM, "events", namespace)
+        held = sinks_of(twilio, sub)
+        urls = [s["configuration"]["destination"] for s in held]
+        return obj if urls == ["https://new.example.com/twilio/events"] else None
+
+    try:
+        obj = wait_for(converged, 60, what="one sink, at the new destination")
+    except AssertionError:
+        raise AssertionError(
+            f"sinks {sinks_of(twilio, sub)}; object {kubectl.get(STREAM, 'events', namespace)}"
+        ) from None
+    assert_ready(obj)
+    status = obj["status"]
+    assert status["subscriptionSid"] == first["subscriptionSid"] and status["sinkSid"] != first["sinkSid"]
+    [held] = [s for s in twilio.state()["subscriptions"] if s["account"] == sub]
+    assert (held["sid"], held["sink"]) == (first["subscriptionSid"], status["sinkSid"])
+    # The subscription was never deleted and remade: events kept flowing through the replacement.
+    assert not [r for r in twilio.requests_since(seq) if r["operation"] == "DeleteSubscription"]
+
+
+# --- PhoneNumber: the exchange and the purchase -----------------------------------------------------------
+
+NUMBER = "phonenumber"
+
+
+def numbers_of(twilio: TwilioSide, account: str) -> list[dict[str, Any]]:
+    return [n for n in twilio.state()["incoming_phone_numbers"] if n["account"] == account]
+
+
+def test_crash_after_the_exchange_before_the_sid_is_recorded(
+    kubectl: Kubectl, namespace: str, twilio: TwilioSide, operator: OperatorProcess
+) -> None:
+    sub = subaccount(kubectl, namespace)
+    number = f"+1917{zlib.crc32(namespace.encode()) % 10**7:07d}"
+    sid = str(
+        twilio.client()
+        .api.v2010.accounts(twilio.parent_sid)
+        .incoming_phone_numbers.create(phone_number=number)
+        .sid
+    )
+    twilio.fault(operation="UpdateIncomingPhoneNumber", kind="commit_then_hang", times=1)
+    kubectl.apply(
+        manifest("PhoneNumber", "line", subaccountRef={"name": "sub"}, phoneNumber=number), namespace
+    )
+    wait_for(lambda: [n["sid"] for n in numbers_of(twilio, sub)] == [sid], 30, what="the number moved")
+    recorded = (kubectl.get(NUMBER, "line", namespace) or {})["metadata"].get("annotations") or {}
+    assert "twilio.operator.dev/external-name" not in recorded
+    operator.kill()
+    twilio.clear_faults()
+    operator.start()
+
+    obj = settled(kubectl, NUMBER, "line", namespace)
+    assert_ready(obj)
+    assert (obj["status"]["sid"], obj["status"]["accountSid"]) == (sid, sub)
+    told = [e["reason"] for e in events(kubectl, namespace, "line")]
+    assert "Adopted" in told, told
+
+
+@pytest.mark.parametrize("moment", ["the purchase answered", "the purchase recorded"])
+def test_a_purchase_buys_at_most_one_number_across_a_crash(
+    kubectl: Kubectl,
+    namespace: str,
+    twilio: TwilioSide,
+    kube: KubeControl,
+    operator: OperatorProcess,
+    moment: str,
+) -> None:
+    sub = subaccount(kubectl, namespace)
+    seq = twilio.last_seq()
+    if moment == "the purchase answered":
+        # Twilio bought it and the answer never came: the SID is unknown to the operator.
+        twilio.fault(operation="CreateIncomingPhoneNumber", kind="commit_then_hang", times=1)
+    else:
+        # Bought and recorded; the pass dies before its status is written.
+        status_path = (
+            f"^/apis/twilio.operator.dev/v1alpha1/namespaces/{namespace}/phonenumbers/bought/status$"
+        )
+        kube.fault(method="PATCH", path_regex=status_path, status=500, times=None)
+    kubectl.apply(
+        manifest("PhoneNumber", "bought", subaccountRef={"name": "sub"}, purchase={"areaCode": "628"}),
+        namespace,
+    )
+    wait_for(lambda: numbers_of(twilio, sub), 30, what="the number bought")
+    if moment == "the purchase recorded":
+        wait_for(
+            lambda: (
+                "twilio.operator.dev/external-name"
+                in ((kubectl.get(NUMBER, "bought", namespace) or {})["metadata"].get("annotations") or {})
+            ),
+            30,
+            what="the purchase recorded",
+        )
+    operator.kill()
+    twilio.clear_faults()
+    kube.clear_faults()
+    operator.start()
+
+    obj = settled(kubectl, NUMBER, "bought", namespace)
+    assert_ready(obj)
+    mine = numbers_of(twilio, sub)
+    assert [n["sid"] for n in mine] == [obj["status"]["sid"]], f"more than one number bought: {mine}"
+    assert obj["status"]["purchased"] is True
+    bought = [r for r in twilio.requests_since(seq) if r["operation"] == "CreateIncomingPhoneNumber"]
+    assert len(bought) == 1, bought

@@ -204,15 +204,105 @@ def service_specs() -> st.SearchStrategy[dict[str, Any]]:
             "webhooks": webhooks,
             "senders": senders,
             "deletionPolicy": st.sampled_from(["Delete", "Orphan"]),
+            "default": st.booleans(),
         },
     )
     return st.builds(lambda a, r: {**a, **r}, account, rest)
+
+
+EVENT_TYPES = [
+    "com.twilio.messaging.message.queued",
+    "com.twilio.messaging.message.sent",
+    "com.twilio.messaging.message.delivered",
+    "com.twilio.messaging.message.failed",
+    "com.twilio.messaging.message.undelivered",
+    "com.twilio.messaging.message.read",
+    "com.twilio.messaging.inbound-message.received",
+    "com.twilio.error-logs.error.logged",
+]
+# Mostly types Twilio knows; sometimes a well-formed name it does not (UnknownEventType).
+event_type_names = st.one_of(
+    st.sampled_from(EVENT_TYPES), st.from_regex(r"\Acom\.twilio\.[a-z]{3,8}\.[a-z]{3,8}\Z")
+)
+event_types = st.lists(
+    st.one_of(
+        event_type_names,
+        st.builds(lambda t, v: {"type": t, "schemaVersion": v}, event_type_names, st.integers(1, 9)),
+    ),
+    min_size=1,
+    max_size=4,
+    unique_by=lambda item: item if isinstance(item, str) else item["type"],
+)
+kinesis_arns = st.from_regex(r"\Aarn:aws:kinesis:us-east-1:[0-9]{12}:stream/[A-Za-z0-9_.-]{1,20}\Z")
+role_arns = st.from_regex(r"\Aarn:aws:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@-]{1,20}\Z")
+
+
+def stream_specs() -> st.SearchStrategy[dict[str, Any]]:
+    account = st.sampled_from(
+        [{"subaccountRef": {"name": "sub"}}] * 4 + [{"subaccountRef": {"name": "nosuch"}}, {}]
+    )
+    hook = st.builds(
+        lambda target, extra: {"webhook": {**target, **extra}},
+        webhook(True),
+        st.fixed_dictionaries({}, optional={"batchEvents": st.booleans()}),
+    )
+    kinesis = st.builds(
+        lambda arn, role, secret: {
+            "kinesis": {"arn": arn, "roleArn": role, "externalIdSecretRef": {"name": secret, "key": "id"}}
+        },
+        kinesis_arns,
+        role_arns,
+        DNS_LABEL,
+    )
+    rest = st.fixed_dictionaries(
+        {"destination": st.one_of(hook, hook, kinesis), "types": event_types},
+        optional={"friendlyName": friendly_names, "deletionPolicy": st.sampled_from(["Delete", "Orphan"])},
+    )
+    return st.builds(lambda a, r: {**a, **r}, account, rest)
+
+
+purchases = st.fixed_dictionaries(
+    {},
+    optional={
+        "country": st.sampled_from(["US", "GB", "DE", "CA"]),
+        "type": st.sampled_from(["Local", "Mobile", "TollFree"]),
+        "areaCode": st.from_regex(r"\A[2-9][0-9]{2}\Z"),
+        "contains": st.from_regex(r"\A[0-9*]{1,4}\Z"),
+        "capabilities": st.lists(st.sampled_from(["sms", "mms", "voice", "fax"]), max_size=4, unique=True),
+    },
+)
+
+
+def number_specs() -> st.SearchStrategy[dict[str, Any]]:
+    account = st.sampled_from(
+        [{"subaccountRef": {"name": "sub"}}] * 4 + [{"subaccountRef": {"name": "nosuch"}}, {}]
+    )
+    what = st.one_of(
+        st.builds(lambda n: {"phoneNumber": n}, e164), st.builds(lambda p: {"purchase": p}, purchases)
+    )
+    webhooks = st.fixed_dictionaries(
+        {},
+        optional={
+            name: webhook(True) for name in ("sms", "smsFallback", "voice", "voiceFallback", "statusCallback")
+        },
+    )
+    rest = st.fixed_dictionaries(
+        {},
+        optional={
+            "friendlyName": friendly_names,
+            "webhooks": webhooks,
+            "deletionPolicy": st.sampled_from(["ReturnToParent", "Retain", "Release"]),
+        },
+    )
+    return st.builds(lambda a, w, r: {**a, **w, **r}, account, what, rest)
 
 
 VALID: dict[str, Callable[[], st.SearchStrategy[dict[str, Any]]]] = {
     "TwilioSubaccount": subaccount_specs,
     "ApiKey": key_specs,
     "MessagingService": service_specs,
+    "EventStream": stream_specs,
+    "PhoneNumber": number_specs,
 }
 
 # --- strategies: one broken field --------------------------------------------------------------------
@@ -320,6 +410,79 @@ def breakages(kind: str) -> st.SearchStrategy[Breakage]:
                 st.sampled_from(["twilio/x", "/other/x", "/twilio/UPPER", "/twilio/a b", ""]),
             ),
         ]
+    elif kind == "EventStream":
+        specific = [
+            st.just(Breakage(("destination",), _DELETE, "required")),
+            st.just(Breakage(("types",), _DELETE, "required")),
+            st.just(Breakage(("types",), [], "empty list")),
+            st.just(
+                Breakage(
+                    ("destination",),
+                    {
+                        "webhook": {"url": "https://a.example.com/e"},
+                        "kinesis": {
+                            "arn": "arn:aws:kinesis:us-east-1:111111111111:stream/s",
+                            "roleArn": "arn:aws:iam::111111111111:role/r",
+                            "externalIdSecretRef": {"name": "s", "key": "k"},
+                        },
+                    },
+                    "both webhook and kinesis",
+                )
+            ),
+            st.just(Breakage(("destination",), {}, "neither webhook nor kinesis")),
+            st.builds(lambda v: Breakage(("destination", "webhook", "url"), v, "bad URL"), bad_urls),
+            st.builds(
+                lambda v: Breakage(("destination", "webhook", "method"), v, "not in enum"),
+                st.sampled_from(["PUT", "get", ""]),
+            ),
+            st.builds(
+                lambda v: Breakage(("destination", "webhook", "batchEvents"), v, "not a boolean"), not_a_bool
+            ),
+            st.builds(
+                lambda v: Breakage(("destination", "kinesis", "arn"), v, "bad ARN"),
+                st.sampled_from(["", "arn:aws:s3:::bucket", "arn:aws:kinesis:us-east-1:12:stream/x"]),
+            ),
+            st.builds(
+                lambda v: Breakage(("destination", "kinesis", "externalIdSecretRef", "name"), v, "bad name"),
+                bad_dns,
+            ),
+            st.builds(lambda v: Breakage(("subaccountRef", "name"), v, "bad name"), bad_dns),
+        ]
+    elif kind == "PhoneNumber":
+        specific = [
+            st.builds(
+                lambda v: Breakage(("phoneNumber",), v, "bad number"),
+                st.sampled_from(["+0123456", "14155550100", "+1", "PN123"]),
+            ),
+            st.builds(
+                lambda v: Breakage(("purchase", "country"), v, "bad country"),
+                st.sampled_from(["us", "USA", "1", ""]),
+            ),
+            st.builds(lambda v: Breakage(("purchase", "type"), v, "not in enum"), bad_enum),
+            st.builds(
+                lambda v: Breakage(("purchase", "areaCode"), v, "bad area code"),
+                st.sampled_from(["", "1", "abc", "123456"]),
+            ),
+            st.builds(
+                lambda v: Breakage(("purchase", "contains"), v, "bad pattern"),
+                st.sampled_from(["", "abc", "1" * 17, "+1-"]),
+            ),
+            st.builds(lambda v: Breakage(("purchase", "capabilities"), [v], "not in enum"), bad_enum),
+            st.builds(
+                lambda hook, v: Breakage(("webhooks", hook, "url"), v, "bad URL"),
+                st.sampled_from(["sms", "smsFallback", "voice", "statusCallback"]),
+                bad_urls,
+            ),
+            st.builds(
+                lambda hook: Breakage(
+                    ("webhooks", hook),
+                    {"url": "https://a.example.com/x", "ingressRef": {"name": "i", "path": "/"}},
+                    "both url and ingressRef",
+                ),
+                st.sampled_from(["sms", "voiceFallback", "statusCallback"]),
+            ),
+            st.builds(lambda v: Breakage(("subaccountRef", "name"), v, "bad name"), bad_dns),
+        ]
     else:
         bools = [
             "stickySender",
@@ -403,6 +566,11 @@ ALL_FIELDS = {
     "areaCodeGeomatch",
     "synchronousValidation",
     "useInboundWebhookOnNumber",
+    "default",
+    "destination",
+    "types",
+    "phoneNumber",
+    "purchase",
 }
 
 
@@ -506,24 +674,50 @@ def test_valid_specs_are_accepted_and_settle(
 
     # No shrinking: each example costs seconds of real reconciling, and the failure report shows the specs.
     @settings(FUZZ, max_examples=VALID_EXAMPLES, phases=[Phase.explicit, Phase.generate])
-    @given(sub=subaccount_specs(), key=key_specs(), service=service_specs())
+    @given(
+        sub=subaccount_specs(),
+        key=key_specs(),
+        service=service_specs(),
+        stream=stream_specs(),
+        number=number_specs(),
+    )
     # The degenerate corners the schema allows, always tried: a zero grace period, the longest names.
     @example(
         sub={"friendlyName": "\u00e9" * 64, "state": "Suspended"},
         key={"subaccountRef": {"name": "sub"}, "rotation": {"every": "1m", "gracePeriod": "0s"}},
         service={"subaccountRef": {"name": "sub"}, "validityPeriod": 1, "friendlyName": "x" * 64},
+        stream={
+            "subaccountRef": {"name": "sub"},
+            "destination": {"webhook": {"url": "https://hooks.example.com/e", "batchEvents": False}},
+            "types": ["com.twilio.messaging.message.read", {"type": "com.twilio.messaging.message.sent"}],
+        },
+        number={
+            "subaccountRef": {"name": "sub"},
+            "purchase": {"type": "TollFree"},
+            "deletionPolicy": "Release",
+        },
     )
-    def check(sub: dict[str, Any], key: dict[str, Any], service: dict[str, Any]) -> None:
+    def check(
+        sub: dict[str, Any],
+        key: dict[str, Any],
+        service: dict[str, Any],
+        stream: dict[str, Any],
+        number: dict[str, Any],
+    ) -> None:
         TALLY.example("valid")
         n = names.next()
         objects = {("twiliosubaccount", f"{n}-sub"): sub, ("apikey", f"{n}-key"): key}
         objects[("messagingservice", f"{n}-svc")] = service
-        docs = [
-            body(
-                {"twiliosubaccount": "TwilioSubaccount", "apikey": "ApiKey"}.get(k, "MessagingService"), nm, s
-            )
-            for (k, nm), s in objects.items()
-        ]
+        objects[("eventstream", f"{n}-events")] = stream
+        objects[("phonenumber", f"{n}-number")] = number
+        kinds = {
+            "twiliosubaccount": "TwilioSubaccount",
+            "apikey": "ApiKey",
+            "messagingservice": "MessagingService",
+            "eventstream": "EventStream",
+            "phonenumber": "PhoneNumber",
+        }
+        docs = [body(kinds[k], nm, s) for (k, nm), s in objects.items()]
         logs_before = len(session_operator.all_logs())
         result = kubectl.run(
             "apply", "-n", fuzz_namespace, "-f", "-", input="\n---\n".join(docs), check=False

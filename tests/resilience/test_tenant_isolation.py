@@ -388,6 +388,37 @@ def test_a_credentials_secret_colliding_with_an_unmanaged_secret_is_never_overwr
     assert secret_data(kubectl, "creds", namespace) == {"mine": "yes"}
 
 
+def test_a_number_held_by_another_tenants_subaccount_is_never_taken(
+    kubectl: Kubectl, twilio: TwilioSide, tenant_a: Tenant, tenant_b: str, operator: OperatorProcess
+) -> None:
+    number = f"+1646{int(tenant_a.sub[-6:], 16) % 10**7:07d}"
+    sid = str(
+        twilio.client()
+        .api.v2010.accounts(tenant_a.sub)
+        .incoming_phone_numbers.create(phone_number=number)
+        .sid
+    )
+    subaccount(kubectl, tenant_b, "prod")
+    seq = twilio.last_seq()
+    # By number: found in a subaccount tenant B does not declare.
+    kubectl.apply(
+        manifest("PhoneNumber", "taken", subaccountRef={"name": "prod"}, phoneNumber=number), tenant_b
+    )
+    cond = reason(kubectl, "phonenumber", "taken", tenant_b, "Ready", "NumberInUse")
+    assert number in cond["message"] and tenant_a.sub not in cond["message"]
+    # By SID, with the adoption annotation: the same refusal, whatever the spec says.
+    kubectl.apply(
+        adopt("PhoneNumber", "adopted", sid, subaccountRef={"name": "prod"}, deletionPolicy="Release"),
+        tenant_b,
+    )
+    reason(kubectl, "phonenumber", "adopted", tenant_b, "Ready", "NumberInUse")
+    delete(kubectl, "phonenumber", "adopted", tenant_b)
+    delete(kubectl, "phonenumber", "taken", tenant_b)
+    assert touched(twilio, seq, sid) == [], "another tenant's number was written to"
+    held = next(n for n in twilio.state()["incoming_phone_numbers"] if n["sid"] == sid)
+    assert held["account"] == tenant_a.sub
+
+
 # --- tenants as users: the built-in roles, extended to our kinds by the operator chart ---------------------
 
 BUILT_IN = "authorization: the emulator lets every request in as the cluster admin"

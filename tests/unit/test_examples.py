@@ -10,6 +10,7 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 
 from twilio_operator.api.crd import all_crds
+from twilio_operator.reconcile.registry import REGISTRY
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SCHEMAS = {
@@ -34,4 +35,4 @@ def test_example_is_valid(where: str, doc: dict[str, Any]) -> None:
 
 def test_there_are_examples_of_every_kind() -> None:
     kinds = {doc["kind"] for _, doc in documents()}
-    assert kinds == {"TwilioSubaccount", "ApiKey", "MessagingService"}
+    assert kinds == {entry.kind.kind for entry in REGISTRY}

@@ -536,3 +536,17 @@ async def test_forgetting_an_object_drops_its_lock() -> None:
         assert len(w.reconciler.locks) == 1
         w.reconciler.forget(body)
         assert len(w.reconciler.locks) == 0
+
+
+async def test_a_drift_pass_with_a_body_from_before_the_create_reads_the_object_again() -> None:
+    # The drift timer took the object's body when it was applied; its pass waited for the lock while the
+    # first pass created and recorded the Twilio object, and the watch caught up meanwhile. Acting on the
+    # old body (no SID in it) would create a second Twilio object.
+    settings = Settings(account_sid=PARENT, auth_token="x")  # type: ignore[arg-type]
+    twilio = FakeTwilio()
+    async with world(settings, twilio) as w:
+        applied = await w.put("t", {}, {}, {})
+        await w.reconciler.reconcile(applied, kopf.Patch(), logger=LOG)
+        w.reconciler.seen(kopf.Body(await w.get("t")))  # the watch delivered the pass's last write
+        await w.reconciler.drift_pass(applied)
+    assert twilio.calls.count("create") == 1, twilio.calls

@@ -34,12 +34,46 @@ annotations:
 
 {{/* An item's spec: the kind's defaults, overridden by the item, without the chart's own keys. */}}
 {{- define "twilio-account.spec" -}}
-{{- $own := omit .item "name" "annotations" "labels" "externalName" "apiKeys" "messagingServices" }}
+{{- $own := omit .item "name" "annotations" "labels" "externalName" "apiKeys" "messagingServices" "eventStreams" "phoneNumbers" }}
 {{- $spec := mergeOverwrite (deepCopy (.defaults | default dict)) $own }}
 {{- with .subaccount }}
 {{- $_ := set $spec "subaccountRef" (dict "name" .) }}
 {{- end }}
 {{- toYaml $spec }}
+{{- end }}
+
+{{/*
+One webhook as the CRDs take it. Written as {path: ...} (optionally host, method), it points at the chart's
+webhook Ingress as an ingressRef; anything else (url, ingressRef) is kept as it is.
+  ingress: .Values.webhookIngress; what: "messagingServices <name>: webhooks.<hook>" for error messages;
+  hook: the values' webhook.
+*/}}
+{{- define "twilio-account.webhook" -}}
+{{- $hook := .hook }}
+{{- if hasKey $hook "path" }}
+{{- if not .ingress.create }}
+{{- fail (printf "%s.path needs webhookIngress.create: true (or give url or ingressRef)" .what) }}
+{{- end }}
+{{- if not (hasPrefix .ingress.pathPrefix $hook.path) }}
+{{- fail (printf "%s.path %s is not under webhookIngress.pathPrefix %s, so the Ingress would not route it" .what $hook.path .ingress.pathPrefix) }}
+{{- end }}
+{{- $ref := dict "name" .ingress.name "path" $hook.path }}
+{{- with $hook.host }}{{ $_ := set $ref "host" . }}{{ end }}
+{{- $resolved := merge (dict "ingressRef" $ref) (omit $hook "path" "host") }}
+{{- toYaml $resolved }}
+{{- else }}
+{{- toYaml $hook }}
+{{- end }}
+{{- end }}
+
+{{/* A webhooks map, each resolved by twilio-account.webhook. owner: "messagingServices <name>". */}}
+{{- define "twilio-account.webhooks" -}}
+{{- $webhooks := dict }}
+{{- range $name, $hook := (.webhooks | default dict) }}
+{{- $what := printf "%s: webhooks.%s" $.owner $name }}
+{{- $_ := set $webhooks $name (include "twilio-account.webhook" (dict "ingress" $.ingress "what" $what "hook" $hook) | fromYaml) }}
+{{- end }}
+{{- toYaml $webhooks }}
 {{- end }}
 
 {{/* The receiver's objects are named after the release. */}}

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from .. import GROUP, VERSION
 from .apikey import ApiKeySpec, ApiKeyStatus
 from .common import ManagedSpec, ManagedStatus
+from .eventstream import EventStreamSpec, EventStreamStatus
 from .messagingservice import MessagingServiceSpec, MessagingServiceStatus
+from .phonenumber import PhoneNumberSpec, PhoneNumberStatus
 from .subaccount import TwilioSubaccountSpec, TwilioSubaccountStatus
 
 CATEGORY = "twilio"
@@ -84,4 +86,31 @@ MESSAGING_SERVICE = Kind(
     status=MessagingServiceStatus,
 )
 
-KINDS: tuple[Kind, ...] = (SUBACCOUNT, API_KEY, MESSAGING_SERVICE)
+EVENT_STREAM = Kind(
+    kind="EventStream",
+    plural="eventstreams",
+    singular="eventstream",
+    short_name="tes",
+    description="A Twilio Event Streams sink (webhook or Kinesis) and its subscription, in a subaccount.",
+    spec=EventStreamSpec,
+    status=EventStreamStatus,
+    extra_columns=(
+        PrinterColumn("SINK", ".status.sinkStatus", description="Sink status Twilio reports."),
+        PrinterColumn("SUBSCRIPTION", ".status.subscriptionSid", priority=1, description="Subscription SID."),
+    ),
+)
+PHONE_NUMBER = Kind(
+    kind="PhoneNumber",
+    plural="phonenumbers",
+    singular="phonenumber",
+    short_name="tpn",
+    description="A Twilio phone number placed in a subaccount, with its own webhooks.",
+    spec=PhoneNumberSpec,
+    status=PhoneNumberStatus,
+    extra_columns=(
+        PrinterColumn("NUMBER", ".status.phoneNumber", description="The number."),
+        PrinterColumn("ACCOUNT", ".status.accountSid", priority=1, description="Account holding it."),
+    ),
+)
+
+KINDS: tuple[Kind, ...] = (SUBACCOUNT, API_KEY, MESSAGING_SERVICE, EVENT_STREAM, PHONE_NUMBER)

@@ -8,50 +8,24 @@ from pydantic import Field
 
 from .common import (
     E164_PATTERN,
-    OBJECT_NAME_PATTERN,
     PHONE_NUMBER_SID_PATTERN,
     SHORT_CODE_SID_PATTERN,
     ChildSpec,
     ChildStatus,
     Model,
 )
-from .validation import one_of
+from .webhooks import ONE_OF_URL_OR_INGRESS, URL_PATTERN, IngressRef, Webhook
 
 Usecase = Literal["notifications", "marketing", "verification", "discussion", "poll", "undeclared"]
 ScanMessageContent = Literal["inherit", "enable", "disable"]
-HttpMethod = Literal["POST", "GET"]
-URL_PATTERN = r"^https?://[^\s_/]+(/\S*)?$"
 # RE2 (the API server's regex engine) has no lookahead, so "not all digits" is spelled out.
 ALPHA_SENDER_PATTERN = r"^[A-Za-z0-9 +\-_&]*[A-Za-z +\-_&][A-Za-z0-9 +\-_&]*$"
-
-
-class IngressRef(Model):
-    """A webhook URL resolved from an Ingress in the same namespace."""
-
-    name: str = Field(min_length=1, max_length=253, pattern=OBJECT_NAME_PATTERN, description="Ingress name.")
-    path: str = Field(
-        min_length=1, pattern=r"^/\S*$", description="Path, routed by one of the Ingress's rules, e.g. /sms."
-    )
-    host: str | None = Field(
-        default=None,
-        description="Which of the Ingress's hosts to use. Required when its rules name several hosts.",
-    )
-
-
-class Webhook(Model):
-    """A webhook: a literal URL or one resolved from an Ingress, and the HTTP method Twilio uses."""
-
-    CEL_RULES = one_of("url", "ingressRef")
-
-    url: str | None = Field(default=None, pattern=URL_PATTERN, max_length=2048, description="Literal URL.")
-    ingress_ref: IngressRef | None = Field(default=None, description="Resolve the URL from an Ingress.")
-    method: HttpMethod | None = Field(default=None, description="POST (Twilio's default) or GET.")
 
 
 class StatusCallback(Model):
     """The status-callback webhook (Twilio always POSTs it)."""
 
-    CEL_RULES = one_of("url", "ingressRef")
+    CEL_RULES = ONE_OF_URL_OR_INGRESS
 
     url: str | None = Field(default=None, pattern=URL_PATTERN, max_length=2048, description="Literal URL.")
     ingress_ref: IngressRef | None = Field(default=None, description="Resolve the URL from an Ingress.")
@@ -121,6 +95,15 @@ class MessagingServiceSpec(ChildSpec):
     )
     webhooks: Webhooks | None = Field(default=None, description="Webhook URLs, literal or from an Ingress.")
     senders: Senders | None = Field(default=None, description="The sender pool.")
+    default: bool | None = Field(
+        default=None,
+        description=(
+            "Manage the subaccount's default Messaging Service (the one Twilio creates with every account, "
+            "which messages sent without a service go through) instead of creating one. It is never deleted "
+            "in Twilio, whatever deletionPolicy says. Its friendly name is left as Twilio has it unless "
+            "friendlyName is set."
+        ),
+    )
 
 
 class ResolvedWebhooks(Model):
@@ -147,4 +130,7 @@ class MessagingServiceStatus(ChildStatus):
     managed_fields: list[str] | None = Field(
         default=None,
         description="Settings this resource manages; one removed from spec goes back to Twilio's default.",
+    )
+    default: bool | None = Field(
+        default=None, description="True when this is the subaccount's default Messaging Service."
     )

@@ -50,3 +50,11 @@ class TwilioSubaccountStatus(ManagedStatus):
     credentials_secret_name: str | None = Field(
         default=None, description="Name of the Secret holding the exported credentials, when exported."
     )
+    default_messaging_service_sid: str | None = Field(
+        default=None,
+        pattern=r"^MG[0-9a-f]{32}$",
+        description=(
+            "SID of the Messaging Service Twilio made with the account, which messages sent without a "
+            "service go through (a MessagingService with spec.default manages it)."
+        ),
+    )

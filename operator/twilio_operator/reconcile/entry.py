@@ -52,6 +52,8 @@ class KindEntry(Generic[S, T, D]):
     references: tuple[Reference, ...] = ()
     # Secrets it writes, owner-referenced and labelled; a change made to one by someone else wakes its owner.
     owns_secrets: bool = False
+    # Secrets it reads by name (a Kinesis external id), which it neither writes nor watches.
+    reads_secrets: bool = False
     # When other kinds refer to this kind's objects by name: what they need to know of each.
     followed: Followed[Any] | None = None
 

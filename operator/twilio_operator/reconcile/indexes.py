@@ -62,6 +62,8 @@ class Followed(Generic[V]):
     version: str
     plural: str
     view: Callable[[Mapping[str, Any]], V]
+    # Other names referrers may know an object by, from its view (a phone number's E.164 and SID).
+    aliases: Callable[[V], Iterable[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,15 @@ class Directory(Generic[V]):
         for view in self.index.get(NameKey(namespace, name), ()):
             return view  # type: ignore[no-any-return]  # kopf indexes are untyped; this one holds Vs
         return None
+
+    def views(self, namespace: str | None = None) -> list[V]:
+        """Every object's view, or those of one namespace."""
+        return [
+            view
+            for key, views in self.index.items()
+            if isinstance(key, NameKey) and (namespace is None or key.namespace == namespace)
+            for view in views
+        ]
 
     def changed(self, namespace: str, name: str) -> None:
         """The object changed (or appeared, or went): whoever waits on it looks again."""

@@ -107,6 +107,9 @@ class Reconciler(Generic[S, T, D]):
         # Objects (by path) whose watch has delivered the version this process's last write to them
         # produced (KubeClient.written): every body seen since is at least as new.
         self.caught_up: set[str] = set()
+        # The version of each object the watch delivered last. A body handed over earlier (a drift pass
+        # that waited for the lock while a pass wrote) is not made current by catching up later.
+        self.newest: dict[str, str] = {}
 
     # --- reading an object ---------------------------------------------------------------------------
 
@@ -188,6 +191,7 @@ class Reconciler(Generic[S, T, D]):
         uid, path = str(body.metadata.uid), self._path(body)
         self.kube.written.pop(path, None)
         self.caught_up.discard(path)
+        self.newest.pop(path, None)
         self.recorded.pop(uid, None)
         self.failures.pop(uid, None)
         self.told.pop(uid, None)
@@ -197,6 +201,7 @@ class Reconciler(Generic[S, T, D]):
     def seen(self, body: kopf.Body) -> None:
         """The watch delivered this version of the object (watch events come in the order of writes)."""
         path = self._path(body)
+        self.newest[path] = str(body.metadata.get("resourceVersion"))
         if self.kube.wrote(path, body):
             self.caught_up.add(path)
 
@@ -205,12 +210,15 @@ class Reconciler(Generic[S, T, D]):
 
         Under load kopf (and the watch feeding the drift timer) hand over bodies seconds old, older than this
         process's own last writes (a recorded SID): acting on one would create twice. A body whose version
-        is the one our last write produced, or that came after the watch delivered that version, is current;
-        any other is re-read.
+        is the one our last write produced, or the newest the watch delivered once it had delivered that
+        version, is current; any other is re-read (a drift pass's body, taken before it waited for the lock
+        while a create pass wrote, would otherwise pass for current once the watch caught up).
         """
         uid, path = str(body.metadata.uid), self._path(body)
         last = self.kube.written.get(path)
-        if last is None or body.metadata.get("resourceVersion") == last or path in self.caught_up:
+        version = body.metadata.get("resourceVersion")
+        newest = path in self.caught_up and version == self.newest.get(path)
+        if last is None or version == last or newest:
             return body
         fresh = await self.kube.get(path)
         if fresh is None or fresh["metadata"].get("uid") != uid:
@@ -433,9 +441,12 @@ class Reconciler(Generic[S, T, D]):
         sid = notes.get(EXTERNAL_NAME) or resource.status.sid
         pending = parse_time(notes.get(CREATE_PENDING))
         if sid and pending is not None:
-            # An interrupted replacement (a key rotation): the current object stands, extras go.
+            # An interrupted replacement (a key rotation, a new sink): the current object stands, extras go,
+            # adoptable or not (adopting one would record it while this pass goes on with the current).
             keep = {s for s in (sid, resource.status.sid) if s} | self.kind.retained(resource.status)
-            await self._recover_interrupted_create(resource, desired, external, pending, keep=keep)
+            await self._recover_interrupted_create(
+                resource, desired, external, pending, keep=keep, adopt=False
+            )
             await self.annotate(resource, {CREATE_PENDING: None})
         if sid:
             self._check_claim(resource, sid)
@@ -509,6 +520,7 @@ class Reconciler(Generic[S, T, D]):
         external: External[D],
         pending: datetime.datetime,
         keep: set[str],
+        adopt: bool = True,
     ) -> Observed | None:
         """A previous pass meant to create and may have: find what it made before making anything."""
         found = [
@@ -519,7 +531,7 @@ class Reconciler(Generic[S, T, D]):
         ]
         found.sort(key=lambda o: o.created_at or utcnow())
         adopted: Observed | None = None
-        if external.adoptable and found:
+        if adopt and external.adoptable and found:
             adopted, found = found[0], found[1:]
             await self.record(resource, adopted.sid, created=True)
             events.normal(resource.body, "Adopted", f"found {adopted.sid} from an interrupted create")

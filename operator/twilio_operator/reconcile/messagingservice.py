@@ -12,20 +12,27 @@ from ..api.messagingservice import (
     ResolvedWebhooks,
     SenderStatus,
     StatusCallback,
-    Webhook,
 )
+from ..api.webhooks import Webhook
 from ..kube import events
-from ..kube.ingress import IngressProblem, IngressView, resolve
-from ..kube.ingress import view as ingress_view
+from ..kube.ingress import IngressView
 from ..twilio.errors import NotFound, Terminal
 from ..twilio.observed import Observed
-from ..twilio.services import SETTING_DEFAULTS, DesiredSenders, DesiredService, Services
+from ..twilio.services import (
+    DEFAULT_SERVICE_NAME,
+    SETTING_DEFAULTS,
+    DesiredSenders,
+    DesiredService,
+    Services,
+)
 from . import conditions as c
 from .child import SUBACCOUNT_REF, ChildKind
 from .entry import KindEntry
 from .entry import Services as Shared
-from .indexes import Directory, Followed, Reference
-from .model import Journal, Outcome, Resource
+from .indexes import Directory, Reference
+from .model import CREATE_PENDING, EXTERNAL_NAME, Journal, Outcome, Resource
+from .phonenumber import PHONE_NUMBERS
+from .webhooks import INGRESSES, resolve_all, warn_insecure
 
 SETTINGS = (
     "usecase",
@@ -57,8 +64,6 @@ SENDER_ERRORS = {
 
 Service = Resource[MessagingServiceSpec, MessagingServiceStatus]
 
-INGRESSES = Followed("networking.k8s.io", "v1", "ingresses", ingress_view)
-
 
 def _hooks(spec: MessagingServiceSpec) -> dict[str, Webhook | StatusCallback]:
     """The declared webhooks by spec name."""
@@ -73,6 +78,11 @@ def ingress_names(spec: MessagingServiceSpec) -> set[str]:
     return {hook.ingress_ref.name for hook in _hooks(spec).values() if hook.ingress_ref is not None}
 
 
+def sender_numbers(spec: MessagingServiceSpec) -> set[str]:
+    """The phone numbers (E.164 or PN SID) the sender pool lists."""
+    return set(spec.senders.phone_numbers or ()) if spec.senders else set()
+
+
 class MessagingServiceKind(ChildKind[MessagingServiceSpec, MessagingServiceStatus, DesiredService]):
     def __init__(self, services: Shared) -> None:
         super().__init__(services)
@@ -80,38 +90,14 @@ class MessagingServiceKind(ChildKind[MessagingServiceSpec, MessagingServiceStatu
 
     def _webhooks(self, resource: Service) -> tuple[dict[str, Any], dict[str, str]]:
         """Declared webhook fields (URLs resolved), and the URLs that are not HTTPS with why."""
-        values: dict[str, Any] = {}
-        insecure: dict[str, str] = {}
-        for name, hook in _hooks(resource.spec).items():
-            url_field, method_field = WEBHOOKS[name]
-            ref = hook.ingress_ref
-            if ref is not None:
-                try:
-                    resolved = resolve(
-                        self.ingresses.get(resource.namespace, ref.name), ref.name, ref.path, ref.host
-                    )
-                except IngressProblem as problem:
-                    raise Outcome(
-                        problem.message,
-                        ready=c.Cond.false(problem.reason, problem.message),
-                        synced=c.Cond.false(problem.reason, problem.message),
-                    ) from None
-                values[url_field] = resolved.url
-                if not resolved.secure:
-                    insecure[resolved.url] = f"Ingress {ref.name} has no TLS for its host"
-            else:
-                values[url_field] = hook.url or ""
-                if (hook.url or "").startswith("http://"):
-                    insecure[hook.url or ""] = "the spec gives an http:// URL"
-            method = getattr(hook, "method", None)
-            if method_field and method:
-                values[method_field] = method
-        return values, insecure
+        return resolve_all(self.ingresses, resource.namespace, _hooks(resource.spec), WEBHOOKS)
 
     async def desired(self, resource: Service, journal: Journal) -> DesiredService:
         spec = resource.spec
         webhooks, _insecure = self._webhooks(resource)
         account = await self.account(resource, journal)
+        if spec.default:
+            await self._adopt_default(resource, account, journal)
         declared = {name: getattr(spec, name) for name in SETTINGS if getattr(spec, name) is not None}
         declared.update(webhooks)
         previously = set(resource.status.managed_fields or [])
@@ -126,7 +112,10 @@ class MessagingServiceKind(ChildKind[MessagingServiceSpec, MessagingServiceStatu
 
         return DesiredService(
             account_sid=account,
-            friendly_name=resource.friendly_name,
+            # The default service keeps Twilio's name unless the spec names it.
+            friendly_name=(
+                DEFAULT_SERVICE_NAME if spec.default and not spec.friendly_name else resource.friendly_name
+            ),
             settings={**removed, **declared},
             senders=DesiredSenders(
                 phone_numbers=pool("phone_numbers"),
@@ -134,6 +123,29 @@ class MessagingServiceKind(ChildKind[MessagingServiceSpec, MessagingServiceStatu
                 alpha_senders=pool("alpha_senders"),
             ),
         )
+
+    async def _adopt_default(self, resource: Service, account: str, journal: Journal) -> None:
+        """Take the account's default service (recorded in the subaccount's status, else found by its name)
+        instead of making one. Adopting it needs no privilege: it is the subaccount's own."""
+        notes = resource.annotations
+        if notes.get(EXTERNAL_NAME) or notes.get(CREATE_PENDING) or resource.status.sid:
+            return
+        ref = resource.spec.subaccount_ref
+        view = self.subaccounts.get(resource.namespace, ref.name) if ref else None
+        sid = (view.default_service if view else None) or await Services(self.gw, account).default_sid()
+        if sid is None:
+            message = (
+                f"account {account} has no default Messaging Service (Twilio warning 21733); "
+                "set spec.default false to make a service"
+            )
+            raise Outcome(
+                message,
+                ready=c.Cond.false(c.UNAVAILABLE, message),
+                synced=c.Cond.false("DefaultServiceNotFound", message),
+                retry=300.0,
+            )
+        await journal.record(resource, sid, created=False)
+        events.normal(resource.body, "Adopted", f"manages {sid}, the account's default Messaging Service")
 
     def external(self, desired: DesiredService) -> Services:
         return Services(self.gw, desired.account_sid)
@@ -144,13 +156,7 @@ class MessagingServiceKind(ChildKind[MessagingServiceSpec, MessagingServiceStatu
         _webhooks, insecure = self._webhooks(resource)
         services = self.external(desired)
         previous = resource.status.webhooks.model_dump().values() if resource.status.webhooks else ()
-        for url, why in insecure.items():
-            if url not in previous:
-                events.warning(
-                    resource.body,
-                    "InsecureWebhook",
-                    f"{url} is not HTTPS ({why}): Twilio would send message data unencrypted",
-                )
+        warn_insecure(resource, insecure, previous)
         declared = {name: getattr(desired.senders, name) for name in SENDER_KINDS}
         kinds = {name for name, want in declared.items() if want is not None}
         problems: list[tuple[str, str]] = []
@@ -178,6 +184,7 @@ class MessagingServiceKind(ChildKind[MessagingServiceSpec, MessagingServiceStatu
                 alpha_senders=sorted(pool.get("alpha_senders", {})),
             ),
             managed_fields=sorted(_declared(resource.spec, desired)),
+            default=bool(resource.spec.default) or None,
         )
         if problems:
             reason = problems[0][0]
@@ -229,6 +236,11 @@ class MessagingServiceKind(ChildKind[MessagingServiceSpec, MessagingServiceStatu
 
     async def delete(self, resource: Service, sid: str, policy: str) -> None:
         account = self.account_at_deletion(resource)
+        if _is_default(resource):
+            # Twilio routes every message sent without a service through it: never deleted, whatever the
+            # policy says; only this object goes.
+            events.normal(resource.body, "DefaultServiceKept", f"left {sid}, the default service, in Twilio")
+            return
         if policy != "Delete" or not account:
             return
         services = Services(self.gw, account)
@@ -240,7 +252,7 @@ class MessagingServiceKind(ChildKind[MessagingServiceSpec, MessagingServiceStatu
 
     async def delete_orphans(self, resource: Service, since: Any) -> None:
         account = self.account_at_deletion(resource)
-        if resource.spec.deletion_policy == "Orphan" or not account:
+        if resource.spec.deletion_policy == "Orphan" or _is_default(resource) or not account:
             return
         services = Services(self.gw, account)
         probe = DesiredService(account, resource.friendly_name, {}, DesiredSenders(None, None, None))
@@ -250,6 +262,10 @@ class MessagingServiceKind(ChildKind[MessagingServiceSpec, MessagingServiceStatu
                 await services.delete(orphan.sid)
 
         await self.delete_in(account, remove)
+
+
+def _is_default(resource: Service) -> bool:
+    return bool(resource.spec.default or resource.status.default)
 
 
 def _declared(spec: MessagingServiceSpec, desired: DesiredService) -> set[str]:
@@ -268,5 +284,10 @@ ENTRY = KindEntry(
     plug=MessagingServiceKind,
     default_deletion_policy="Delete",
     acting_deletion_policies=frozenset({"Delete"}),
-    references=(SUBACCOUNT_REF, Reference(INGRESSES, ingress_names)),
+    # A number it lists arriving in its account (a PhoneNumber placed there) wakes it.
+    references=(
+        SUBACCOUNT_REF,
+        Reference(INGRESSES, ingress_names),
+        Reference(PHONE_NUMBERS, sender_numbers),
+    ),
 )

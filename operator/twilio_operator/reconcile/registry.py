@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import apikey, messagingservice, subaccount
+from . import apikey, eventstream, messagingservice, phonenumber, subaccount
 from .entry import KindEntry
 from .indexes import Followed
 
@@ -17,6 +17,8 @@ REGISTRY: tuple[KindEntry[Any, Any, Any], ...] = (
     subaccount.ENTRY,
     apikey.ENTRY,
     messagingservice.ENTRY,
+    eventstream.ENTRY,
+    phonenumber.ENTRY,
 )
 
 

@@ -14,6 +14,7 @@ from ..kube.secrets import SecretConflict, write_owned
 from ..twilio.accounts import TWILIO_STATE, Accounts, DesiredAccount
 from ..twilio.errors import NotFound
 from ..twilio.observed import Observed
+from ..twilio.services import Services as MessagingServices
 from . import conditions as c
 from .entry import KindEntry, Services
 from .indexes import Followed, referrers
@@ -32,6 +33,7 @@ class SubaccountView:
     ready: bool
     state: str | None  # as Twilio reports it: active, suspended or closed
     deleting: bool
+    default_service: str | None = None  # the default Messaging Service Twilio made with it
 
     @property
     def usable(self) -> bool:
@@ -46,6 +48,7 @@ def view(body: Mapping[str, Any]) -> SubaccountView:
         ready=c.is_true(status, c.READY),
         state=status.get("state"),
         deleting=bool((body.get("metadata") or {}).get("deletionTimestamp")),
+        default_service=status.get("defaultMessagingServiceSid"),
     )
 
 
@@ -110,18 +113,29 @@ class SubaccountKind(ManagedKind[TwilioSubaccountSpec, TwilioSubaccountStatus, D
                 message,
                 ready=c.Cond.false(c.UNAVAILABLE, message),
                 synced=c.Cond.false(c.SUBACCOUNT_CLOSED, message),
-                status=self._status(observed, None),
+                status=self._status(observed, None, resource.status.default_messaging_service_sid),
             )
         return None
 
     @staticmethod
-    def _status(observed: Observed, exported: str | None) -> TwilioSubaccountStatus:
+    def _status(
+        observed: Observed, exported: str | None, default_service: str | None = None
+    ) -> TwilioSubaccountStatus:
         return TwilioSubaccountStatus(
             state=observed.data["status"],
             friendly_name=observed.data["friendly_name"],
             owner_account_sid=observed.data["owner_account_sid"],
             credentials_secret_name=exported,
+            default_messaging_service_sid=default_service,
         )
+
+    async def _default_service(self, resource: Subaccount, observed: Observed) -> str | None:
+        """The default Messaging Service's SID: looked up once (with the subaccount's own credentials, as
+        Messaging v1 needs), then kept in status. Twilio refuses a suspended account's credentials."""
+        known = resource.status.default_messaging_service_sid
+        if known or observed.data["status"] != "active":
+            return known
+        return await MessagingServices(self.gw, observed.sid).default_sid()
 
     async def publish(
         self,
@@ -135,9 +149,10 @@ class SubaccountKind(ManagedKind[TwilioSubaccountSpec, TwilioSubaccountStatus, D
         if token:
             # Children (keys, services) authenticate as the subaccount with this token; memory only.
             self.gw.remember_token(observed.sid, token)
+        default = await self._default_service(resource, observed)
         ref = resource.spec.credentials_secret_ref
         if ref is None or not token:
-            return observed, self._status(observed, None)
+            return observed, self._status(observed, None, default)
         try:
             await write_owned(
                 self.kube,
@@ -152,9 +167,9 @@ class SubaccountKind(ManagedKind[TwilioSubaccountSpec, TwilioSubaccountStatus, D
                 str(conflict),
                 ready=c.Cond.true(c.AVAILABLE),
                 synced=c.Cond.false(c.SECRET_CONFLICT, str(conflict)),
-                status=self._status(observed, None),
+                status=self._status(observed, None, default),
             ) from None
-        return observed, self._status(observed, ref.name)
+        return observed, self._status(observed, ref.name, default)
 
     async def delete(self, resource: Subaccount, sid: str, policy: str) -> None:
         target = SUSPEND_POLICIES.get(policy)

@@ -57,6 +57,21 @@ def _twilio_rows(state: dict[str, Any]) -> list[list[str]]:
         )
     for key in state.get("keys", []):
         rows.append(["api key", key["sid"], str(key.get("friendly_name")), str(key.get("account"))])
+    for number in state.get("incoming_phone_numbers", []):
+        rows.append(
+            ["phone number", number["sid"], str(number.get("phone_number")), str(number.get("account"))]
+        )
+    for sink in state.get("sinks", []):
+        rows.append(["event sink", sink["sid"], str(sink.get("description")), str(sink.get("account"))])
+    for subscription in state.get("subscriptions", []):
+        rows.append(
+            [
+                "subscription",
+                subscription["sid"],
+                str(subscription.get("description")),
+                str(subscription.get("account")),
+            ]
+        )
     for service in state.get("services", []):
         rows.append(
             [
@@ -67,6 +82,10 @@ def _twilio_rows(state: dict[str, Any]) -> list[list[str]]:
             ]
         )
     return rows
+
+
+# Numbers the sandbox's parent account holds before the examples are applied.
+DEMO_NUMBERS = ("+14155550100",)
 
 
 def main(examples: Path, timeout: float, wait: bool | None = None) -> int:
@@ -83,6 +102,12 @@ def main(examples: Path, timeout: float, wait: bool | None = None) -> int:
             print("starting the operator...")
             operator.start()
             kubectl = Kubectl(sandbox.kubeconfig, workdir / "kubectl-cache")
+            control = TwilioControl(sandbox.twilio_url)
+            for number in DEMO_NUMBERS:
+                # What the parent account already holds before the operator is installed (bought in the
+                # Console); examples/quickstart's PhoneNumber moves it into the subaccount.
+                bought = control.buy_number(sandbox.env["TWILIO_ACCOUNT_SID"], number)
+                print(f"the parent account holds {number} ({bought})")
             print(f"applying {examples}/ with kubectl...")
             print(kubectl.run("apply", "-f", str(examples)).stdout.rstrip())
 
@@ -106,14 +131,24 @@ def main(examples: Path, timeout: float, wait: bool | None = None) -> int:
                 print(operator.log_path.read_text(errors="replace")[-3000:], file=sys.stderr)
                 return 1
             print("\nKubernetes:\n" + _table(_kube_rows(listed())))
-            control = TwilioControl(sandbox.twilio_url)
             print("\nTwilio:\n" + _table(_twilio_rows(control.state())))
             print("\nWebhook URLs resolved from Ingresses:")
             for obj in listed():
-                hooks = (obj.get("status") or {}).get("webhooks") or {}
+                status = obj.get("status") or {}
+                hooks = dict(status.get("webhooks") or {})
+                if obj["kind"] == "EventStream" and (status.get("destination") or {}).get("url"):
+                    hooks["sink"] = status["destination"]["url"]
                 for name, url in sorted(hooks.items()):
                     if url:
-                        print(f"  {obj['metadata']['name']} {name}: {url}")
+                        print(f"  {obj['kind']} {obj['metadata']['name']} {name}: {url}")
+            for obj in listed():
+                status = obj.get("status") or {}
+                if obj["kind"] == "PhoneNumber":
+                    print(
+                        f"\nPhoneNumber {obj['metadata']['name']}: {status.get('phoneNumber')} "
+                        f"({status.get('sid')}) moved from the parent into subaccount "
+                        f"{status.get('accountSid')}"
+                    )
             secrets = kubectl.run(
                 "get", "secrets", "-A", "-l", "app.kubernetes.io/managed-by=twilio-operator", "-o", "name"
             ).stdout.split()

@@ -60,3 +60,10 @@ class TwilioControl(ControlClient):
 
     def clear_faults(self) -> None:
         self.call("DELETE", "faults")
+
+    def buy_number(self, account_sid: str, phone_number: str) -> str:
+        """A number in the account, as if bought in the Console; returns its SID."""
+        result: dict[str, Any] = self.call(
+            "POST", f"accounts/{account_sid}/incoming-phone-numbers", {"phone_number": phone_number}
+        )
+        return str(result["sid"])

@@ -220,6 +220,10 @@ class TwilioGateway:
     def _wrote(self, account_sid: str) -> None:
         self._epochs[account_sid] = self._epochs.get(account_sid, 0) + 1
 
+    def wrote(self, account_sid: str) -> None:
+        """A write made through another account changed this one (a number exchanged into it)."""
+        self._wrote(account_sid)
+
     async def call(
         self,
         account_sid: str,

@@ -14,6 +14,9 @@ from .errors import NotFound
 from .gateway import TwilioGateway
 from .observed import Observed
 
+# The service Twilio makes in every account (twilio-data.md §3): found by this name, never deleted.
+DEFAULT_SERVICE_NAME = "[Auto-generated] Default Messaging Service"
+
 # Settings Twilio echoes back, by SDK/response name, with Twilio's default (what a removed field returns to).
 SETTING_DEFAULTS: dict[str, Any] = {
     "usecase": "undeclared",
@@ -202,6 +205,16 @@ class Services:
             await self.gw.call(self.account, "DeleteSender", lambda: pools[kind](sender_sid).delete_async())
         except NotFound:
             return
+
+    async def default_sid(self) -> str | None:
+        """The account's default Messaging Service, by the name Twilio gives it (the oldest if several)."""
+        api = await self._api()
+        services = await self.gw.call(
+            self.account, "ListService", lambda: api.services.list_async(page_size=1000)
+        )
+        found = [_observed(s) for s in services if s.friendly_name == DEFAULT_SERVICE_NAME]
+        found.sort(key=lambda o: (o.created_at is None, str(o.created_at), o.sid))
+        return found[0].sid if found else None
 
     async def number_sid(self, phone_number: str) -> str | None:
         """The account's IncomingPhoneNumber SID for an E.164 number, if it has that number."""

@@ -13,7 +13,25 @@ import pytest
 
 from twilio_operator.sandbox.twilio import TwilioEmulator
 
-HOSTS = {"api": "api.twilio.com", "messaging": "messaging.twilio.com", "iam": "iam.twilio.com"}
+HOSTS = {
+    "api": "api.twilio.com",
+    "messaging": "messaging.twilio.com",
+    "iam": "iam.twilio.com",
+    "events": "events.twilio.com",
+}
+
+
+# Twilio makes this service in every account; tests about the services they make leave it out.
+DEFAULT_SERVICE = "[Auto-generated] Default Messaging Service"
+
+
+def made(services: list[Any]) -> list[Any]:
+    """Services (JSON objects or SDK instances) without each account's auto-generated one."""
+    return [
+        s
+        for s in services
+        if (s.get("friendly_name") if isinstance(s, dict) else s.friendly_name) != DEFAULT_SERVICE
+    ]
 
 
 @dataclass(frozen=True)

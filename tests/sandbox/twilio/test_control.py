@@ -12,7 +12,7 @@ from twilio.request_validator import RequestValidator
 
 from twilio_operator.sandbox.twilio.server import RequestLog
 
-from .conftest import Api, Creds
+from .conftest import Api, Creds, made
 
 REQUEST_FIELDS = {
     "seq",
@@ -137,14 +137,18 @@ async def test_state_dump_holds_everything_but_secrets(api: Api) -> None:
         key["sid"]: (sub.username, "standard", None),
         restricted.body["sid"]: (sub.username, "restricted", {"allow": ["/twilio/x/y"]}),
     }
-    [svc] = dump["services"]
+    [svc] = made(dump["services"])
     assert (svc["sid"], svc["account"], svc["friendly_name"]) == (service["sid"], sub.username, "alerts")
     assert svc["settings"]["status_callback"] == "https://h.example.com/s"
     assert svc["senders"]["phone_numbers"] == [{"sid": pn, "phone_number": "+15005550006"}]
     assert [a["alpha_sender"] for a in svc["senders"]["alpha_senders"]] == ["ACME"]
-    assert dump["incoming_phone_numbers"] == [
-        {"sid": pn, "account": sub.username, "phone_number": "+15005550006", "service": service["sid"]}
-    ]
+    [number] = dump["incoming_phone_numbers"]
+    assert {k: number[k] for k in ("sid", "account", "phone_number", "service")} == {
+        "sid": pn,
+        "account": sub.username,
+        "phone_number": "+15005550006",
+        "service": service["sid"],
+    }
     text = json.dumps(dump)
     for secret in (api.parent.password, sub.password, key["secret"], restricted.body["secret"]):
         assert secret not in text

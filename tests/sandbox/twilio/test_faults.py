@@ -11,7 +11,7 @@ import pytest
 from twilio_operator.sandbox.twilio import TwilioEmulator
 from twilio_operator.sandbox.twilio.faults import FaultRegistry
 
-from .conftest import Api
+from .conftest import Api, made
 
 ACCOUNTS = "/2010-04-01/Accounts.json"
 
@@ -170,4 +170,4 @@ async def test_concurrency_limit_rejects_excess_requests_unprocessed(api: Api) -
     assert elsewhere.status == 200  # the limit is per account
     await api.control("POST", "config", {"latency": 0, "concurrency_limit": None})
     services = await api.call("GET", "messaging", "/v1/Services", api.parent)
-    assert len(services.body["services"]) == 1
+    assert len(made(services.body["services"])) == 1

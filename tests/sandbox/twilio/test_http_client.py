@@ -14,7 +14,7 @@ from twilio.rest import Client
 from twilio_operator.sandbox.twilio import TwilioEmulator
 from twilio_operator.twilio.http import BaseUrlAsyncHttpClient, BaseUrlHttpClient, rewrite_url
 
-from .conftest import Api
+from .conftest import Api, made
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,7 @@ async def test_regional_hosts_reach_the_right_product(emulator: TwilioEmulator) 
             emulator.parent_sid, emulator.parent_token, http_client=http, edge="dublin", region="ie1"
         )
         await client.messaging.v1.services.create_async(friendly_name="eu")
-        assert [s.friendly_name for s in await client.messaging.v1.services.list_async()] == ["eu"]
+        assert [s.friendly_name for s in made(await client.messaging.v1.services.list_async())] == ["eu"]
     finally:
         await http.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from .conftest import Api, Creds
+from .conftest import Api, Creds, made
 
 
 def keys_path(account_sid: str, key_sid: str | None = None) -> str:
@@ -202,7 +202,7 @@ async def test_restricted_key_reaches_only_its_permissions(api: Api) -> None:
     )
     restricted = Creds(created.body["sid"], created.body["secret"])
     listed = await api.call("GET", "messaging", "/v1/Services", restricted)
-    assert [s["sid"] for s in listed.body["services"]] == [service["sid"]]
+    assert [s["sid"] for s in made(listed.body["services"])] == [service["sid"]]
     fetched = await api.call("GET", "messaging", f"/v1/Services/{service['sid']}", restricted)
     assert fetched.status == 200
     for method, path in (("POST", "/v1/Services"), ("DELETE", f"/v1/Services/{service['sid']}")):

@@ -11,7 +11,7 @@ from twilio.rest import Client
 from twilio_operator.sandbox.twilio import TwilioEmulator
 from twilio_operator.twilio.http import BaseUrlAsyncHttpClient
 
-from .conftest import Api
+from .conftest import Api, made
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ async def test_iam_keys_services_senders_and_numbers(
     service = await sub.messaging.v1.services.create_async(friendly_name="alerts", smart_encoding=False)
     assert service.smart_encoding is False
     as_key = Client(restricted.sid, restricted.secret, account_sid=sub_info["sid"], http_client=http)
-    assert [s.sid for s in await as_key.messaging.v1.services.list_async()] == [service.sid]
+    assert [s.sid for s in made(await as_key.messaging.v1.services.list_async())] == [service.sid]
     updated = await sub.messaging.v1.services(service.sid).update_async(
         fallback_url="https://h.example.com/fb"
     )
@@ -107,7 +107,7 @@ async def test_credential_rules_and_error_types(
     parent = Client(emulator.parent_sid, emulator.parent_token, http_client=http)
     sub = Client(sub_info["sid"], sub_info["auth_token"], http_client=http)
     await sub.messaging.v1.services.create_async(friendly_name="sub's")
-    assert await parent.messaging.v1.services.list_async() == []
+    assert made(await parent.messaging.v1.services.list_async()) == []
     # Parent on a subaccount's 2010 path works.
     assert await parent.api.v2010.accounts(sub_info["sid"]).keys.list_async()
 
@@ -138,7 +138,7 @@ async def test_paging_in_both_shapes(
     accounts = await parent.api.v2010.accounts.list_async(page_size=2)
     assert len(accounts) == 6
     services = await parent.messaging.v1.services.list_async(page_size=2)
-    assert [s.friendly_name for s in services] == [f"s{i}" for i in range(5)]
+    assert [s.friendly_name for s in made(services)] == [f"s{i}" for i in range(5)]
     gets = [r["operation"] for r in emulator.requests() if r["method"] == "GET"]
     assert gets == ["ListAccount"] * 3 + ["ListService"] * 3
     assert {r["host"] for r in emulator.requests()} == {"api.twilio.com", "messaging.twilio.com"}

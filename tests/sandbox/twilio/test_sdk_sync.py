@@ -15,7 +15,7 @@ from twilio.rest import Client
 from twilio_operator.sandbox.twilio import TwilioEmulator
 from twilio_operator.twilio.http import BaseUrlHttpClient
 
-from .conftest import Api
+from .conftest import Api, made
 
 
 def _client(emulator: TwilioEmulator, username: str, password: str, account_sid: str | None = None) -> Client:
@@ -102,7 +102,7 @@ async def test_iam_keys_services_senders_and_numbers(emulator: TwilioEmulator, a
             False,
             600,
         )
-        assert [s.sid for s in as_key.messaging.v1.services.list()] == [service.sid]
+        assert [s.sid for s in made(as_key.messaging.v1.services.list())] == [service.sid]
         with pytest.raises(TwilioRestException) as denied:
             as_key.messaging.v1.services.create(friendly_name="not allowed")
         assert (denied.value.status, denied.value.code) == (401, 20003)
@@ -154,7 +154,7 @@ async def test_credential_rules_and_error_types(emulator: TwilioEmulator, api: A
         mine = sub.messaging.v1.services.create(friendly_name="sub's")
         parents = parent.messaging.v1.services.create(friendly_name="parent's")
         # Parent credentials on v1 reach the parent's own services only.
-        assert [s.sid for s in parent.messaging.v1.services.list()] == [parents.sid]
+        assert [s.sid for s in made(parent.messaging.v1.services.list())] == [parents.sid]
         with pytest.raises(TwilioRestException) as not_found:
             parent.messaging.v1.services(mine.sid).fetch()
         assert (not_found.value.status, not_found.value.code) == (404, 20404)
@@ -168,7 +168,7 @@ async def test_credential_rules_and_error_types(emulator: TwilioEmulator, api: A
             standard.api.v2010.account.keys.list()
         assert not isinstance(list_denied.value, TwilioRestException)
         assert list_denied.value.args[1].status_code == 401
-        assert standard.messaging.v1.services.list()[0].sid == mine.sid
+        assert made(standard.messaging.v1.services.list())[0].sid == mine.sid
 
     await _in_thread(scenario)
 
@@ -185,7 +185,7 @@ async def test_paging_in_both_shapes(emulator: TwilioEmulator, api: Api) -> None
             sub.messaging.v1.services.create(friendly_name=f"s{index}")
             sub.iam.v1.new_api_key.create(account_sid=sub_info["sid"])
         assert len(sub.api.v2010.accounts(sub_info["sid"]).keys.list(page_size=2)) == 10
-        assert [s.friendly_name for s in sub.messaging.v1.services.list(page_size=2)] == [
+        assert [s.friendly_name for s in made(sub.messaging.v1.services.list(page_size=2))] == [
             f"s{i}" for i in range(5)
         ]
         assert len(sub.iam.v1.get_api_keys.list(account_sid=sub_info["sid"], page_size=3)) == 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .conftest import Api
+from .conftest import Api, made
 
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
@@ -159,7 +159,7 @@ async def test_wire_values_are_checked(api: Api) -> None:
         assert field in answer.body["message"]
     assert [v["problems"][0]["parameter"] for v in api.violations()] == list(cases)
     listed = await api.call("GET", "messaging", "/v1/Services", sub)
-    assert listed.body["services"] == []
+    assert made(listed.body["services"]) == []
 
 
 async def test_validity_period_range(api: Api) -> None:
@@ -180,7 +180,7 @@ async def test_fetch_list_delete(api: Api) -> None:
     one = await api.service(sub, "one")
     two = await api.service(sub, "two")
     listed = await api.call("GET", "messaging", "/v1/Services", sub)
-    assert [s["sid"] for s in listed.body["services"]] == [one["sid"], two["sid"]]
+    assert [s["sid"] for s in made(listed.body["services"])] == [one["sid"], two["sid"]]
     deleted = await api.call("DELETE", "messaging", f"/v1/Services/{one['sid']}", sub)
     assert (deleted.status, deleted.body) == (204, None)
     gone = await api.call("GET", "messaging", f"/v1/Services/{one['sid']}", sub)
@@ -197,7 +197,7 @@ async def test_services_belong_to_the_authenticating_account(api: Api) -> None:
     assert parents["account_sid"] == api.parent.username
     # Parent credentials on v1 act on the parent account: they never reach a subaccount's services.
     from_parent = await api.call("GET", "messaging", "/v1/Services", api.parent)
-    assert [s["sid"] for s in from_parent.body["services"]] == [parents["sid"]]
+    assert [s["sid"] for s in made(from_parent.body["services"])] == [parents["sid"]]
     assert (await api.call("GET", "messaging", f"/v1/Services/{mine['sid']}", api.parent)).status == 404
     assert (await api.call("GET", "messaging", f"/v1/Services/{mine['sid']}", other)).status == 404
     update = await api.call(

@@ -6,6 +6,8 @@
 --                                                   Progressing  (the operator has not acted on this spec)
 --   Synced=False ReconcilePaused                    Suspended    (the twilio.operator.dev/paused annotation)
 --   Synced=False SubaccountSuspended                Suspended    (a key or service of a Suspended subaccount)
+--   Synced=False SinkAwaitingValidation             Suspended    (a Kinesis sink waits for the test id a
+--                                                                 person reads from the stream)
 --   Synced=False ReconcileError                     Progressing  (transient: Twilio 5xx/429, timeouts; retried)
 --   Synced=False UnexpectedResponse                 Progressing  (an answer Twilio should not have given;
 --                                                                 nothing changed, retried)
@@ -14,7 +16,8 @@
 --   Synced=False IngressNotFound                    Progressing  (waiting for the Ingress to be created)
 --   Synced=False, any other reason                  Degraded     (terminal: the spec, Twilio or a person must
 --                                                                 change something, e.g. CredentialsRejected,
---                                                                 AdoptionNotAllowed, SubaccountClosed)
+--                                                                 AdoptionNotAllowed, SubaccountClosed,
+--                                                                 NumberInUse, UnknownEventType)
 --   Ready=True and Synced=True                      Healthy
 --   anything else (Ready=False Creating, ...)       Progressing
 -- Transient states must read Progressing, never Degraded: sync waves wait on Progressing, and a Degraded
@@ -29,7 +32,7 @@ local TRANSIENT = {
   WaitingForSubaccount = true,
   SubaccountNotFound = true,
 }
-local SUSPENDED = { ReconcilePaused = true, SubaccountSuspended = true }
+local SUSPENDED = { ReconcilePaused = true, SubaccountSuspended = true, SinkAwaitingValidation = true }
 
 local hs = {}
 

@@ -31,6 +31,8 @@ class Call:
     state: TwilioState
     # Scheme and host for absolute URLs of this product, e.g. https://messaging.twilio.com.
     public_base: str
+    # The form as sent, repeated fields included (Event Streams' Types), where `form` keeps the last value.
+    form_pairs: Sequence[tuple[str, str]] = ()
 
     @property
     def filters(self) -> list[tuple[str, str]]:

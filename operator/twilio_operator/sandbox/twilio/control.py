@@ -109,8 +109,38 @@ def state_dump(state: TwilioState) -> dict[str, Any]:
             for s in state.services.values()
         ],
         "incoming_phone_numbers": [
-            {"sid": n.sid, "account": n.account_sid, "phone_number": n.phone_number, "service": n.service_sid}
+            {
+                "sid": n.sid,
+                "account": n.account_sid,
+                "phone_number": n.phone_number,
+                "service": n.service_sid,
+                "friendly_name": n.friendly_name,
+                "settings": dict(n.settings),
+            }
             for n in state.numbers.values()
+        ],
+        # A Kinesis sink's external_id is left out; its test ids are what its owner reads from the stream.
+        "sinks": [
+            {
+                "sid": s.sid,
+                "account": s.account_sid,
+                "description": s.description,
+                "sink_type": s.sink_type,
+                "status": s.status,
+                "configuration": {k: v for k, v in s.configuration.items() if k != "external_id"},
+                "tests": list(s.tests),
+            }
+            for s in state.events.sinks.values()
+        ],
+        "subscriptions": [
+            {
+                "sid": s.sid,
+                "account": s.account_sid,
+                "description": s.description,
+                "sink": s.sink_sid,
+                "types": dict(s.types),
+            }
+            for s in state.events.subscriptions.values()
         ],
         "short_codes": [
             {"sid": c.sid, "account": c.account_sid, "short_code": c.short_code, "service": c.service_sid}

@@ -7,8 +7,8 @@ import re
 import string
 from datetime import UTC, datetime
 
-SID_PREFIXES = ("AC", "SK", "MG", "PN", "SC", "AI", "SM")
-SID_RE = re.compile(r"^(AC|SK|MG|PN|SC|AI|SM)[0-9a-f]{32}$")
+SID_PREFIXES = ("AC", "SK", "MG", "PN", "SC", "AI", "SM", "DG", "DF")
+SID_RE = re.compile(r"^(AC|SK|MG|PN|SC|AI|SM|DG|DF)[0-9a-f]{32}$")
 E164_RE = re.compile(r"^\+[1-9][0-9]{1,14}$")
 SHORT_CODE_RE = re.compile(r"^[0-9]{3,8}$")
 

@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 from .errors import invalid_parameter
 
 DEFAULT_PAGE_SIZE = 50
-_TOKEN_RE = re.compile(r"^P([AB])((?:AC|SK|MG|PN|SC|AI|SM)[0-9a-f]{32})$")
+# After PA/PB: a SID, or for lists keyed by name (Event Streams' types) the name.
+_TOKEN_RE = re.compile(r"^P([AB])([A-Za-z0-9._-]+)$")
 
 T = TypeVar("T")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import operator
 import re
 from collections.abc import Callable, Iterable
@@ -13,7 +14,7 @@ from .calls import Call, Handler, Reply, friendly_name
 from .errors import TwilioError, authenticate, invalid_parameter, not_found
 from .formats import E164_RE, rfc2822, utcnow
 from .messages import ERROR_MESSAGES, SentMessage
-from .paging import page_2010, page_request, paginate
+from .paging import Page, page_2010, page_request, paginate
 from .state import Account, AccountStatus, ApiKey, IncomingNumber, ShortCode
 
 API = "/2010-04-01"
@@ -42,7 +43,7 @@ _SUBRESOURCES = {
 }
 
 
-# -- Accounts ----------------------------------------------------------------------------------------------
+# -- Accounts ------------------------------------------------------------------------------------------------
 
 
 def account_json(account: Account, caller: Principal) -> dict[str, Any]:
@@ -106,7 +107,7 @@ def update_account(call: Call) -> Reply:
     return Reply(200, account_json(account, call.principal))
 
 
-# -- Keys --------------------------------------------------------------------------------------------------
+# -- Keys ----------------------------------------------------------------------------------------------------
 
 
 def key_json(key: ApiKey) -> dict[str, Any]:
@@ -146,11 +147,12 @@ def delete_key(call: Call) -> Reply:
     return Reply(204)
 
 
-# -- IncomingPhoneNumbers and SMS ShortCodes (read-only here; bought through the control API) ----------------
+# -- IncomingPhoneNumbers (bought, updated, exchanged, released) and SMS ShortCodes (read-only) --------------
 
 
 def number_json(number: IncomingNumber) -> dict[str, Any]:
     return {
+        **number.settings,
         "account_sid": number.account_sid,
         "address_sid": None,
         "address_requirements": "none",
@@ -165,21 +167,11 @@ def number_json(number: IncomingNumber) -> dict[str, Any]:
         "origin": "twilio",
         "sid": number.sid,
         "sms_application_sid": None,
-        "sms_fallback_method": "POST",
-        "sms_fallback_url": None,
-        "sms_method": "POST",
-        "sms_url": None,
-        "status_callback": None,
-        "status_callback_method": "POST",
         "trunk_sid": None,
         "uri": f"{API}/Accounts/{number.account_sid}/IncomingPhoneNumbers/{number.sid}.json",
         "voice_receive_mode": "voice",
         "voice_application_sid": None,
         "voice_caller_id_lookup": False,
-        "voice_fallback_method": "POST",
-        "voice_fallback_url": None,
-        "voice_method": "POST",
-        "voice_url": None,
         "emergency_status": "Inactive",
         "emergency_address_sid": None,
         "emergency_address_status": "unregistered",
@@ -221,10 +213,117 @@ def list_numbers(call: Call) -> Reply:
 
 
 def fetch_number(call: Call) -> Reply:
-    number = call.state.numbers.get(call.path_params["Sid"])
-    if number is None or number.account_sid != call.account.sid:
-        raise not_found(call.path)
+    return Reply(200, number_json(call.state.number_of(call.account.sid, call.path_params["Sid"], call.path)))
+
+
+# Form parameter -> the number's field it sets (UpdateIncomingPhoneNumber and the create of a purchase).
+NUMBER_FIELDS = {
+    "FriendlyName": "friendly_name",
+    "SmsUrl": "sms_url",
+    "SmsMethod": "sms_method",
+    "SmsFallbackUrl": "sms_fallback_url",
+    "SmsFallbackMethod": "sms_fallback_method",
+    "VoiceUrl": "voice_url",
+    "VoiceMethod": "voice_method",
+    "VoiceFallbackUrl": "voice_fallback_url",
+    "VoiceFallbackMethod": "voice_fallback_method",
+    "StatusCallback": "status_callback",
+    "StatusCallbackMethod": "status_callback_method",
+}
+
+
+def _number_changes(call: Call) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for param, name in NUMBER_FIELDS.items():
+        raw = call.form.get(param)
+        if raw is None:
+            continue
+        if name == "friendly_name":
+            changes[name] = friendly_name(call)
+        elif name.endswith("_method"):
+            changes[name] = raw.upper()
+        else:
+            # "" clears a URL (the SDK drops None).
+            changes[name] = raw or None
+    return changes
+
+
+def create_number(call: Call) -> Reply:
+    """Buy a number into the path's account: the one named, or the first available in AreaCode."""
+    form = call.form
+    wanted = form.get("PhoneNumber")
+    if wanted is None and form.get("AreaCode") is None:
+        raise invalid_parameter("PhoneNumber or AreaCode is required", code=21451)
+    if wanted is None:
+        wanted = next(call.state.available_numbers("US", "Local", form["AreaCode"], None), None)
+        if wanted is None:
+            raise invalid_parameter(f"No phone numbers found in area code {form['AreaCode']}", code=21452)
+    elif not E164_RE.match(wanted):
+        raise invalid_parameter(f"{wanted} is not a valid phone number", code=21421)
+    changes = _number_changes(call)
+    name = changes.pop("friendly_name", None)
+    number = call.state.buy_number(call.account.sid, wanted, friendly_name=name, settings=changes)
+    return Reply(201, number_json(number))
+
+
+def update_number(call: Call) -> Reply:
+    number = call.state.number_of(call.account.sid, call.path_params["Sid"], call.path)
+    gaining_sid = call.form.get("AccountSid")
+    if gaining_sid is not None and gaining_sid != number.account_sid:
+        caller = call.principal.account
+        # The exchange between a parent and its subaccounts (or two siblings) takes the parent's own
+        # credentials (twilio/twilio-ruby#160).
+        if not caller.is_parent or call.principal.key_type is not None:
+            raise invalid_parameter("API user must be the parent account to transfer phone numbers", 20003)
+        gaining = call.state.accounts.get(gaining_sid)
+        if gaining is None or caller.sid not in (gaining.sid, gaining.owner_sid):
+            raise invalid_parameter(f"AccountSid {gaining_sid} is not this parent or one of its subaccounts")
+        if gaining.status is not AccountStatus.ACTIVE:
+            raise invalid_parameter(f"Account {gaining_sid} is not active", code=20005)
+        call.state.move_number(number, gaining)
+    call.state.update_number(number, _number_changes(call))
     return Reply(200, number_json(number))
+
+
+def release_number(call: Call) -> Reply:
+    call.state.release_number(call.state.number_of(call.account.sid, call.path_params["Sid"], call.path))
+    return Reply(204)
+
+
+def _available_json(phone_number: str, country: str) -> dict[str, Any]:
+    return {
+        "friendly_name": phone_number,  # the spec types it phone-number, unlike an owned number's
+        "phone_number": phone_number,
+        "lata": None,
+        "locality": None,
+        "rate_center": None,
+        "latitude": None,
+        "longitude": None,
+        "region": None,
+        "postal_code": None,
+        "iso_country": country,
+        "address_requirements": "none",
+        "beta": False,
+        "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False},
+    }
+
+
+def available_numbers(number_type: str) -> Handler:
+    """AvailablePhoneNumbers/{CountryCode}/{Local,Mobile,TollFree}.json: a page of numbers one could buy."""
+
+    def search(call: Call) -> Reply:
+        country = call.path_params["CountryCode"]
+        contains = digits_pattern(call.query["Contains"]) if "Contains" in call.query else None
+        request = page_request(call.query)
+        found = itertools.islice(
+            call.state.available_numbers(country, number_type, call.query.get("AreaCode"), contains),
+            request.page_size,
+        )
+        records = [_available_json(number, country) for number in found]
+        page = Page(records, request, 0, None, None)
+        return Reply(200, page_2010("available_phone_numbers", page, call.path, call.filters))
+
+    return search
 
 
 def list_short_codes(call: Call) -> Reply:
@@ -363,6 +462,12 @@ HANDLERS: dict[str, Handler] = {
     "DeleteKey": delete_key,
     "ListIncomingPhoneNumber": list_numbers,
     "FetchIncomingPhoneNumber": fetch_number,
+    "CreateIncomingPhoneNumber": create_number,
+    "UpdateIncomingPhoneNumber": update_number,
+    "DeleteIncomingPhoneNumber": release_number,
+    "ListAvailablePhoneNumberLocal": available_numbers("Local"),
+    "ListAvailablePhoneNumberMobile": available_numbers("Mobile"),
+    "ListAvailablePhoneNumberTollFree": available_numbers("TollFree"),
     "ListShortCode": list_short_codes,
     "FetchShortCode": fetch_short_code,
     "CreateMessage": create_message,

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import routes_api, routes_iam, routes_messaging
+from . import routes_api, routes_events, routes_iam, routes_messaging
 from .auth import authenticate_request, authorize, parse_basic
 from .callbacks import Callbacks
 from .calls import Call, Handler, Reply
@@ -48,6 +48,7 @@ HANDLERS: dict[tuple[Host, str], Handler] = {
     **{("api", op): handler for op, handler in routes_api.HANDLERS.items()},
     **{("messaging", op): handler for op, handler in routes_messaging.HANDLERS.items()},
     **{("iam", op): handler for op, handler in routes_iam.HANDLERS.items()},
+    **{("events", op): handler for op, handler in routes_events.HANDLERS.items()},
 }
 
 
@@ -263,6 +264,7 @@ class EmulatorCore:
                 account=account,
                 state=self.state,
                 public_base=parsed.public_base,
+                form_pairs=parsed.form,
             )
             return HANDLERS[(op.host, op.operation_id)](call)
 
@@ -344,6 +346,8 @@ def _resolve_host(request: web.Request) -> tuple[Host | None, str, str]:
         return "iam", path, own_base
     if path.startswith("/v1/Services"):
         return "messaging", path, own_base
+    if path.startswith(("/v1/Sinks", "/v1/Subscriptions", "/v1/Types")):
+        return "events", path, own_base
     return None, path, own_base
 
 

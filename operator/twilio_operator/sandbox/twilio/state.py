@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import enum
 import random
+import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from .errors import TwilioError, invalid_parameter, not_found
+from .events import EventStreams
 from .formats import IdFactory, utcnow
 from .messages import SentMessage, timeline
 
 DEFAULT_SUBACCOUNT_LIMIT = 1000
 DEFAULT_POOL_LIMIT = 400
+# The service Twilio creates in every account (since April 2024, twilio-data.md §3); messages sent without a
+# MessagingServiceSid go through it.
+DEFAULT_SERVICE_NAME = "[Auto-generated] Default Messaging Service"
 
 # Server-side defaults. The method defaults and ValidityPeriod come from the spec's text; the booleans are
 # what a plain create returns according to twilio-api.md §3 (partly unverified against a real account).
@@ -43,6 +48,20 @@ SERVICE_DEFAULTS: Mapping[str, Any] = {
     "us_app_to_person_registered": False,
 }
 
+# A number's webhook settings (response field names) and their values on a new number.
+NUMBER_DEFAULTS: Mapping[str, Any] = {
+    "sms_url": None,
+    "sms_method": "POST",
+    "sms_fallback_url": None,
+    "sms_fallback_method": "POST",
+    "voice_url": None,
+    "voice_method": "POST",
+    "voice_fallback_url": None,
+    "voice_fallback_method": "POST",
+    "status_callback": None,
+    "status_callback_method": "POST",
+}
+
 # Twilio's country of a number, by calling code. Longest prefix wins; anything unknown reports "US".
 _COUNTRY_BY_PREFIX = {
     "+1": "US",
@@ -61,6 +80,12 @@ _COUNTRY_BY_PREFIX = {
     "+91": "IN",
     "+81": "JP",
 }
+
+
+_PREFIX_BY_COUNTRY = {country: prefix for prefix, country in _COUNTRY_BY_PREFIX.items()}
+# Area codes AvailablePhoneNumbers offers in the US and Canada when none is asked for.
+_AREAS = ("415", "628", "510", "212", "646", "312", "206", "512")
+_TOLL_FREE = ("833", "844", "855", "866", "877", "888")
 
 
 class AccountStatus(enum.StrEnum):
@@ -112,6 +137,7 @@ class IncomingNumber:
     date_created: datetime
     date_updated: datetime
     service_sid: str | None = None
+    settings: dict[str, Any] = field(default_factory=lambda: dict(NUMBER_DEFAULTS))
 
     @property
     def country_code(self) -> str:
@@ -187,6 +213,7 @@ class TwilioState:
         self._short_codes_by_account: dict[str, dict[str, ShortCode]] = {}
         self._number_by_e164: dict[str, str] = {}
         self._short_code_by_digits: dict[str, str] = {}
+        self.events = EventStreams(self.ids, self._new_sid)
         self.messages: dict[str, SentMessage] = {}
         self._message_rng = random.Random(seed ^ 0x5E13)
         # Set by the emulator: plans a new message's status callbacks (asynchronous, so not done here).
@@ -231,7 +258,15 @@ class TwilioState:
         self._short_codes_by_account[sid] = {}
         if owner_sid is not None:
             self._subaccounts[owner_sid][sid] = account
+        self.create_service(sid, {"friendly_name": DEFAULT_SERVICE_NAME})
         return account
+
+    def default_service(self, account_sid: str) -> Service | None:
+        """The account's auto-generated service, unless someone deleted it."""
+        for service in self._services_by_account[account_sid].values():
+            if service.settings.get("friendly_name") == DEFAULT_SERVICE_NAME:
+                return service
+        return None
 
     def create_subaccount(self, owner: Account, friendly_name: str | None) -> Account:
         if not owner.is_parent:
@@ -317,7 +352,12 @@ class TwilioState:
     # -- numbers and short codes (bought through the test-control API) -------------------------------------
 
     def buy_number(
-        self, account_sid: str, phone_number: str, capabilities: dict[str, bool] | None = None
+        self,
+        account_sid: str,
+        phone_number: str,
+        capabilities: dict[str, bool] | None = None,
+        friendly_name: str | None = None,
+        settings: Mapping[str, Any] | None = None,
     ) -> IncomingNumber:
         if phone_number in self._number_by_e164:
             raise TwilioError(409, 21422, f"Phone number {phone_number} is already in use")
@@ -326,10 +366,11 @@ class TwilioState:
             sid=self._new_sid("PN"),
             account_sid=account_sid,
             phone_number=phone_number,
-            friendly_name=_friendly_number(phone_number),
+            friendly_name=friendly_name or friendly_number(phone_number),
             capabilities=capabilities or {"voice": True, "sms": True, "mms": True, "fax": False},
             date_created=now,
             date_updated=now,
+            settings={**NUMBER_DEFAULTS, **(settings or {})},
         )
         self.numbers[number.sid] = number
         self._numbers_by_account[account_sid][number.sid] = number
@@ -338,6 +379,58 @@ class TwilioState:
 
     def account_numbers(self, account_sid: str) -> Iterable[IncomingNumber]:
         return self._numbers_by_account[account_sid].values()
+
+    def number_of(self, account_sid: str, sid: str, path: str) -> IncomingNumber:
+        number = self._numbers_by_account[account_sid].get(sid)
+        if number is None:
+            raise not_found(path)
+        return number
+
+    def available_numbers(
+        self, country: str, number_type: str, area_code: str | None, contains: re.Pattern[str] | None
+    ) -> Iterator[str]:
+        """Numbers nobody holds, in a stable order: what AvailablePhoneNumbers offers for a search."""
+        prefix = _PREFIX_BY_COUNTRY.get(country)
+        if prefix is None:
+            return
+        if prefix == "+1":
+            areas = [area_code] if area_code else (_TOLL_FREE if number_type == "TollFree" else _AREAS)
+            candidates = (f"+1{area}555{line:04d}" for area in areas for line in range(100, 10000))
+        else:
+            lead = "7" if number_type == "Mobile" else "20"
+            candidates = (f"{prefix}{lead}{area_code or ''}{line:07d}" for line in range(100, 10100))
+        for candidate in candidates:
+            if candidate not in self._number_by_e164 and (contains is None or contains.search(candidate)):
+                yield candidate
+
+    def update_number(self, number: IncomingNumber, changes: Mapping[str, Any]) -> None:
+        changed = False
+        for name, value in changes.items():
+            if name == "friendly_name":
+                changed |= number.friendly_name != value
+                number.friendly_name = value
+            else:
+                changed |= number.settings.get(name) != value
+                number.settings[name] = value
+        if changed:
+            number.date_updated = utcnow()
+
+    def move_number(self, number: IncomingNumber, gaining: Account) -> None:
+        """Twilio's exchange: the number, with its SID and settings, now belongs to the gaining account. It
+        leaves the losing account's Messaging Service (services are per account)."""
+        if number.account_sid == gaining.sid:
+            return
+        self._unlink_sender(number.service_sid, number.sid)
+        del self._numbers_by_account[number.account_sid][number.sid]
+        number.account_sid = gaining.sid
+        self._numbers_by_account[gaining.sid][number.sid] = number
+        number.date_updated = utcnow()
+
+    def release_number(self, number: IncomingNumber) -> None:
+        self._unlink_sender(number.service_sid, number.sid)
+        del self._numbers_by_account[number.account_sid][number.sid]
+        del self.numbers[number.sid]
+        del self._number_by_e164[number.phone_number]
 
     def lease_short_code(self, account_sid: str, digits: str, country_code: str = "US") -> ShortCode:
         if digits in self._short_code_by_digits:
@@ -480,11 +573,16 @@ class TwilioState:
         status_callback: str | None,
     ) -> SentMessage:
         """A new outbound message with its whole fate decided now (seeded); its callbacks are planned."""
-        if service is not None:
+        if service is None:
+            # Twilio routes a message sent without a service through the account's default service.
+            service = self.default_service(account.sid)
+            via_default = service is not None
+        else:
+            via_default = False
             sender = sender or self.sender_of(service)
         steps = timeline(
             self._message_rng,
-            via_service=service is not None,
+            via_service=service is not None and not via_default,
             has_sender=sender is not None,
             scale=self.message_time_scale,
         )
@@ -505,7 +603,7 @@ class TwilioState:
         return message
 
 
-def _friendly_number(phone_number: str) -> str:
+def friendly_number(phone_number: str) -> str:
     # Twilio's default friendly name of a NANP number is "(808) 925-5327"; other numbers keep E.164.
     digits = phone_number[2:]
     if phone_number.startswith("+1") and len(digits) == 10:

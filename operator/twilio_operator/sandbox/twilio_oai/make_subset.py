@@ -8,19 +8,22 @@ the official spec for the operations it keeps.
 
 The emulator needs two more api_v2010 paths than the project's original reference subsets carried: the
 operator resolves an E.164 number to the subaccount's IncomingPhoneNumber and lists short codes. Only the
-read operations of those paths are kept, because the emulator serves only those; buying and releasing
-numbers happens through the emulator's test-control endpoints instead. Messages are sent
+numbers are bought (``CreateIncomingPhoneNumber`` after an ``AvailablePhoneNumbers`` search), updated
+(``UpdateIncomingPhoneNumber``: number-level webhooks, and the exchange of a number between the parent and
+its subaccounts with ``AccountSid``) and released, as the PhoneNumber kind does. Messages are sent
 (``CreateMessage``), listed (``ListMessage``) and fetched (``FetchMessage``) so the delivery-data receiver's
 status callbacks, its repair of lost ones and its catch-up after an outage run against the real contract;
-updating and deleting messages are left out.
+updating and deleting messages are left out. Event Streams (``twilio_events_v1``) keeps sinks, their test and
+validation, subscriptions, their subscribed event types and the event type catalogue; schemas and replays are
+left out.
 
 Usage (needs ``npm`` and the npm registry, or an already downloaded tarball)::
 
     python make_subset.py                      # npm pack into a temp dir, write here
     python make_subset.py --tarball twilio-alpha-mcp-0.7.0.tgz --out DIR
 
-It writes ``twilio_{api_v2010,messaging_v1,iam_v1}.subset.json`` and ``SOURCE.md`` (sha256 of every input
-and output file), and checks every output with openapi-spec-validator.
+It writes ``twilio_{api_v2010,messaging_v1,iam_v1,events_v1}.subset.json`` and ``SOURCE.md`` (sha256 of every
+input and output file), and checks every output with openapi-spec-validator.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ FULL_SPEC_SHA256 = {
     "twilio_api_v2010.json": "475b69553e34e797af05d34679cdad3bc3b8b4b8b92e6ac044fa6ebc255bf052",
     "twilio_messaging_v1.json": "b82234c04d804b9f3d971bf40ece272c453cb54b7d7168484bffc00a2c5bd1b0",
     "twilio_iam_v1.json": "cd49b76f73b8a7312445664ed22b2e510e90a31e4f9709e2b157e5bd8687387d",
+    "twilio_events_v1.json": "2bc57338abc5200312ae88d417fe8d7104501e256ec07009157770de921ef99d",
 }
 
 ALL = ("get", "post", "delete")
@@ -57,8 +61,11 @@ SUBSETS: dict[str, tuple[dict[str, tuple[str, ...]], tuple[str, ...]]] = {
             "/2010-04-01/Accounts/{Sid}.json": ALL,
             "/2010-04-01/Accounts/{AccountSid}/Keys.json": ALL,
             "/2010-04-01/Accounts/{AccountSid}/Keys/{Sid}.json": ALL,
-            "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json": ("get",),
-            "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json": ("get",),
+            "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json": ("get", "post"),
+            "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json": ALL,
+            "/2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/Local.json": ("get",),
+            "/2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/Mobile.json": ("get",),
+            "/2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/TollFree.json": ("get",),
             "/2010-04-01/Accounts/{AccountSid}/SMS/ShortCodes.json": ("get",),
             "/2010-04-01/Accounts/{AccountSid}/SMS/ShortCodes/{Sid}.json": ("get",),
             "/2010-04-01/Accounts/{AccountSid}/Messages.json": ("post", "get"),
@@ -81,6 +88,23 @@ SUBSETS: dict[str, tuple[dict[str, tuple[str, ...]], tuple[str, ...]]] = {
     ),
     # The error schema is kept so tests can check 4xx bodies: api_v2010 and messaging_v1 describe none.
     "twilio_iam_v1": ({"/v1/Keys": ALL, "/v1/Keys/{Sid}": ALL}, ("twilio.service_error_response",)),
+    # Event Streams: sinks (with their test-and-validate step), subscriptions, their subscribed event types,
+    # and the catalogue of event types the operator checks a spec's types against.
+    "twilio_events_v1": (
+        {
+            "/v1/Sinks": ("get", "post"),
+            "/v1/Sinks/{Sid}": ALL,
+            "/v1/Sinks/{Sid}/Test": ("post",),
+            "/v1/Sinks/{Sid}/Validate": ("post",),
+            "/v1/Subscriptions": ("get", "post"),
+            "/v1/Subscriptions/{Sid}": ALL,
+            "/v1/Subscriptions/{SubscriptionSid}/SubscribedEvents": ("get", "post"),
+            "/v1/Subscriptions/{SubscriptionSid}/SubscribedEvents/{Type}": ALL,
+            "/v1/Types": ("get",),
+            "/v1/Types/{Type}": ("get",),
+        },
+        (),
+    ),
 }
 
 TOP_LEVEL_ORDER = ("info", "openapi", "servers", "tags", "security", "paths", "components")
