@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from .errors import invalid_parameter
 
 DEFAULT_PAGE_SIZE = 50
-_TOKEN_RE = re.compile(r"^P([AB])((?:AC|SK|MG|PN|SC|AI|SM)[0-9a-f]{32})$")
+_TOKEN_RE = re.compile(r"^P([AB])((?:AC|SK|MG|PN|SC|AI|SM|UT)[0-9a-f]{32})$")
 
 T = TypeVar("T")
 

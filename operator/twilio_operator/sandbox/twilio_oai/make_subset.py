@@ -12,15 +12,16 @@ read operations of those paths are kept, because the emulator serves only those;
 numbers happens through the emulator's test-control endpoints instead. Messages are sent
 (``CreateMessage``), listed (``ListMessage``) and fetched (``FetchMessage``) so the delivery-data receiver's
 status callbacks, its repair of lost ones and its catch-up after an outage run against the real contract;
-updating and deleting messages are left out.
+updating and deleting messages are left out. This month's usage records, usage triggers and the bulk export of
+messages (its configuration and the days ready) back the subaccounts' usage, alerts and archives.
 
 Usage (needs ``npm`` and the npm registry, or an already downloaded tarball)::
 
     python make_subset.py                      # npm pack into a temp dir, write here
     python make_subset.py --tarball twilio-alpha-mcp-0.7.0.tgz --out DIR
 
-It writes ``twilio_{api_v2010,messaging_v1,iam_v1}.subset.json`` and ``SOURCE.md`` (sha256 of every input
-and output file), and checks every output with openapi-spec-validator.
+It writes ``twilio_{api_v2010,messaging_v1,iam_v1,bulkexports_v1}.subset.json`` and ``SOURCE.md``
+(sha256 of every input and output file), and checks every output with openapi-spec-validator.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ FULL_SPEC_SHA256 = {
     "twilio_api_v2010.json": "475b69553e34e797af05d34679cdad3bc3b8b4b8b92e6ac044fa6ebc255bf052",
     "twilio_messaging_v1.json": "b82234c04d804b9f3d971bf40ece272c453cb54b7d7168484bffc00a2c5bd1b0",
     "twilio_iam_v1.json": "cd49b76f73b8a7312445664ed22b2e510e90a31e4f9709e2b157e5bd8687387d",
+    "twilio_bulkexports_v1.json": "60ed68bfa01134d7f165db9067570f50bc67263d53a64dad9207a40b99cb29ed",
 }
 
 ALL = ("get", "post", "delete")
@@ -63,6 +65,9 @@ SUBSETS: dict[str, tuple[dict[str, tuple[str, ...]], tuple[str, ...]]] = {
             "/2010-04-01/Accounts/{AccountSid}/SMS/ShortCodes/{Sid}.json": ("get",),
             "/2010-04-01/Accounts/{AccountSid}/Messages.json": ("post", "get"),
             "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json": ("get",),
+            "/2010-04-01/Accounts/{AccountSid}/Usage/Records/ThisMonth.json": ("get",),
+            "/2010-04-01/Accounts/{AccountSid}/Usage/Triggers.json": ("post", "get"),
+            "/2010-04-01/Accounts/{AccountSid}/Usage/Triggers/{Sid}.json": ALL,
         },
         (),
     ),
@@ -81,6 +86,15 @@ SUBSETS: dict[str, tuple[dict[str, tuple[str, ...]], tuple[str, ...]]] = {
     ),
     # The error schema is kept so tests can check 4xx bodies: api_v2010 and messaging_v1 describe none.
     "twilio_iam_v1": ({"/v1/Keys": ALL, "/v1/Keys/{Sid}": ALL}, ("twilio.service_error_response",)),
+    # Message archives: the daily export's configuration, and the days ready to fetch.
+    "twilio_bulkexports_v1": (
+        {
+            "/v1/Exports/{ResourceType}/Configuration": ("get", "post"),
+            "/v1/Exports/{ResourceType}/Days": ("get",),
+            "/v1/Exports/{ResourceType}/Days/{Day}": ("get",),
+        },
+        (),
+    ),
 }
 
 TOP_LEVEL_ORDER = ("info", "openapi", "servers", "tags", "security", "paths", "components")
