@@ -12,11 +12,10 @@ from ..api.messagingservice import (
     ResolvedWebhooks,
     SenderStatus,
     StatusCallback,
-    Webhook,
 )
+from ..api.webhooks import Webhook
 from ..kube import events
-from ..kube.ingress import IngressProblem, IngressView, resolve
-from ..kube.ingress import view as ingress_view
+from ..kube.ingress import IngressView
 from ..twilio.errors import NotFound, Terminal
 from ..twilio.observed import Observed
 from ..twilio.services import SETTING_DEFAULTS, DesiredSenders, DesiredService, Services
@@ -24,8 +23,9 @@ from . import conditions as c
 from .child import SUBACCOUNT_REF, ChildKind
 from .entry import KindEntry
 from .entry import Services as Shared
-from .indexes import Directory, Followed, Reference
+from .indexes import Directory, Reference
 from .model import Journal, Outcome, Resource
+from .webhooks import INGRESSES, resolve_url, warn_insecure
 
 SETTINGS = (
     "usecase",
@@ -57,8 +57,6 @@ SENDER_ERRORS = {
 
 Service = Resource[MessagingServiceSpec, MessagingServiceStatus]
 
-INGRESSES = Followed("networking.k8s.io", "v1", "ingresses", ingress_view)
-
 
 def _hooks(spec: MessagingServiceSpec) -> dict[str, Webhook | StatusCallback]:
     """The declared webhooks by spec name."""
@@ -84,25 +82,10 @@ class MessagingServiceKind(ChildKind[MessagingServiceSpec, MessagingServiceStatu
         insecure: dict[str, str] = {}
         for name, hook in _hooks(resource.spec).items():
             url_field, method_field = WEBHOOKS[name]
-            ref = hook.ingress_ref
-            if ref is not None:
-                try:
-                    resolved = resolve(
-                        self.ingresses.get(resource.namespace, ref.name), ref.name, ref.path, ref.host
-                    )
-                except IngressProblem as problem:
-                    raise Outcome(
-                        problem.message,
-                        ready=c.Cond.false(problem.reason, problem.message),
-                        synced=c.Cond.false(problem.reason, problem.message),
-                    ) from None
-                values[url_field] = resolved.url
-                if not resolved.secure:
-                    insecure[resolved.url] = f"Ingress {ref.name} has no TLS for its host"
-            else:
-                values[url_field] = hook.url or ""
-                if (hook.url or "").startswith("http://"):
-                    insecure[hook.url or ""] = "the spec gives an http:// URL"
+            url, why = resolve_url(self.ingresses, resource.namespace, hook.url, hook.ingress_ref)
+            values[url_field] = url
+            if why is not None:
+                insecure[url] = why
             method = getattr(hook, "method", None)
             if method_field and method:
                 values[method_field] = method
@@ -144,13 +127,7 @@ class MessagingServiceKind(ChildKind[MessagingServiceSpec, MessagingServiceStatu
         _webhooks, insecure = self._webhooks(resource)
         services = self.external(desired)
         previous = resource.status.webhooks.model_dump().values() if resource.status.webhooks else ()
-        for url, why in insecure.items():
-            if url not in previous:
-                events.warning(
-                    resource.body,
-                    "InsecureWebhook",
-                    f"{url} is not HTTPS ({why}): Twilio would send message data unencrypted",
-                )
+        warn_insecure(resource, insecure, previous)
         declared = {name: getattr(desired.senders, name) for name in SENDER_KINDS}
         kinds = {name for name, want in declared.items() if want is not None}
         problems: list[tuple[str, str]] = []
