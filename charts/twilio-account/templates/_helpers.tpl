@@ -93,3 +93,25 @@ annotations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/* A webhook as the CRDs take it: {path (, host, method)} on the chart's webhook Ingress becomes an
+ingressRef to it; url and ingressRef pass as they are. .what names the field in a failure. */}}
+{{- define "twilio-account.hook" -}}
+{{- $hook := .hook }}
+{{- $ingress := .ingress }}
+{{- if hasKey $hook "path" }}
+{{- if not $ingress.create }}
+{{- fail (printf "%s.path needs webhookIngress.create: true (or give url or ingressRef)" .what) }}
+{{- end }}
+{{- if not (hasPrefix $ingress.pathPrefix $hook.path) }}
+{{- fail (printf "%s.path %s is not under webhookIngress.pathPrefix %s, so the Ingress would not route it" .what $hook.path $ingress.pathPrefix) }}
+{{- end }}
+{{- $ref := dict "name" $ingress.name "path" $hook.path }}
+{{- with $hook.host }}{{ $_ := set $ref "host" . }}{{ end }}
+{{- $resolved := dict "ingressRef" $ref }}
+{{- with $hook.method }}{{ $_ := set $resolved "method" . }}{{ end }}
+{{- toYaml $resolved }}
+{{- else }}
+{{- toYaml $hook }}
+{{- end }}
+{{- end }}
