@@ -169,6 +169,12 @@ class SubaccountKind(ManagedKind[TwilioSubaccountSpec, TwilioSubaccountStatus, D
         return None
 
     def deadline(self, status: TwilioSubaccountStatus) -> datetime.datetime | None:
+        """When this month's usage is due again. Only while passes succeed: a closed account's pass stops
+        before the usage read, and a failing one retries on its own backoff (a deadline already past would
+        otherwise bring a pass with every status write)."""
+        synced = any(cond.type == c.SYNCED and cond.status == "True" for cond in status.conditions)
+        if status.state == "closed" or not synced:
+            return None
         return self.usage.deadline(status)
 
     @staticmethod
