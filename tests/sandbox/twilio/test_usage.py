@@ -188,9 +188,7 @@ async def test_message_archives_are_configured_notified_and_fetched(
     config = await configuration.fetch_async()
     assert (config.enabled, config.webhook_url) == (False, None)
     hook = f"{collector.url}/twilio/archives"
-    config = await configuration.update_async(
-        enabled=True, webhook_url=hook, webhook_method="POST"
-    )
+    config = await configuration.update_async(enabled=True, webhook_url=hook, webhook_method="POST")
     assert (config.enabled, config.webhook_url, config.webhook_method) == (True, hook, "POST")
     ready = await api.control("POST", f"accounts/{sub.username}/exports/Messages/days", {"day": today})
     assert ready.status == 201 and ready.body["size"] > 0
