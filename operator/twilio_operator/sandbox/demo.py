@@ -123,7 +123,7 @@ def main(examples: Path, timeout: float, wait: bool | None = None) -> int:
                 print("\nSecrets written by the operator (values not shown): " + ", ".join(secrets))
             if any(o["kind"] == "MessagingService" for o in listed()):
                 receiver, traffic, namespace = demo_delivery.run(sandbox, kubectl, workdir, listed())
-                demo_usage.run(kubectl, traffic, listed(), namespace)
+                demo_usage.run(kubectl, traffic, listed(), namespace, receiver.url)
             print("\ndemo succeeded")
             if receiver is not None and (sys.stdin.isatty() if wait is None else wait):
                 with contextlib.suppress(KeyboardInterrupt, EOFError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import urllib.request
 from typing import Any
 
 from .kubectl import Kubectl
@@ -27,7 +28,9 @@ def _events(kubectl: Kubectl, namespace: str, name: str) -> list[dict[str, Any]]
     return items
 
 
-def run(kubectl: Kubectl, traffic: Traffic, objects: list[dict[str, Any]], namespace: str) -> None:
+def run(
+    kubectl: Kubectl, traffic: Traffic, objects: list[dict[str, Any]], namespace: str, receiver_url: str
+) -> None:
     subaccount = next(
         o for o in objects if o["kind"] == "TwilioSubaccount" and o["metadata"]["namespace"] == namespace
     )
@@ -45,6 +48,18 @@ def run(kubectl: Kubectl, traffic: Traffic, objects: list[dict[str, Any]], names
     fired = wait_for(lambda: _events(kubectl, namespace, name), 60, interval=0.5, what="a UsageAlert Event")
     for event in fired:
         print(f"Event {event['type']} {event['reason']} on twiliosubaccount/{name}: {event['message']}")
+
+    def recorded() -> list[dict[str, Any]]:
+        with urllib.request.urlopen(f"{receiver_url}/api/usage-alerts", timeout=10) as response:
+            alerts: list[dict[str, Any]] = json.loads(response.read())["usageAlerts"]
+            return alerts
+
+    for alert in wait_for(recorded, 30, interval=0.5, what="the receiver to record the usage alert"):
+        print(
+            f"the receiver recorded Twilio's signed callback: {alert['alert']} of {alert['subaccount']}, "
+            f"{alert['usageCategory']} {alert['triggerBy']} {alert['currentValue']:g} "
+            f"(threshold {alert['triggerValue']:g}) ({receiver_url}/api/usage-alerts)"
+        )
     print(f"\n$ twilio-operator tree -n {namespace}")
     drawn = subprocess.run(
         [str(BIN / "twilio-operator"), "tree", "-n", namespace, "--kubeconfig", str(kubectl.kubeconfig)],
