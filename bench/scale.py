@@ -15,7 +15,8 @@ It then measures, from the emulators' request logs, the watch stream and psutil:
 - Twilio calls by operation against the minimum, 429s, retries and errors left after retries;
 - Kubernetes API requests of the operator per object;
 - the operator's peak RSS and CPU seconds (and the emulators' CPU, to show whether they limit anything);
-- steady state over three drift intervals: Twilio reads and writes per object per interval;
+- steady state over three drift intervals: Twilio reads (each subaccount's usage read included, its interval
+  in the defaults' proportion to the drift interval) and writes per object per interval;
 - a restart of the operator with everything Ready: time until every object had its pass, Twilio writes.
 
 Writes ``bench/results.json`` (one entry per size under ``runs``, replaced when the same size runs again),
@@ -910,6 +911,9 @@ async def run(options: Options) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     env = {
         "TWILIO_OPERATOR_DRIFT_INTERVAL": str(options.drift_interval),
+        # In the defaults' proportion (900 s to 300 s): the steady state's three drift intervals hold one
+        # usage read per subaccount, counted with the other reads.
+        "TWILIO_OPERATOR_USAGE_INTERVAL": str(3 * options.drift_interval),
         "TWILIO_OPERATOR_LOG_LEVEL": "INFO",
         **options.operator_env,
     }

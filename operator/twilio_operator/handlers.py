@@ -262,6 +262,8 @@ def _register_kind(
         else:
             reconciler.seen(body)
         metrics.OBJECT_COUNTS.observe(kind.kind, uid, (c.get(status, c.READY) or {}).get("status"), gone=gone)
+        if entry.watched is not None:
+            entry.watched(obj, gone)
         named = (body.metadata.annotations or {}).get(EXTERNAL_NAME)
         # kopf's diff leaves external-name out (it is mostly our own bookkeeping); a SID set by someone
         # else on an object that already has one is acted on now, by a pass of its own.

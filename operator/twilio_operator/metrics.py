@@ -1,8 +1,9 @@
 """Prometheus metrics of the operator, served on their own port.
 
-Labels are only ever drawn from small fixed sets (kinds, Twilio operation names, status classes, condition
-reasons): never an object's name or namespace, a SID or anything from a credential, so a scrape can be shown
-to anyone and the number of series stays the same at ten objects or ten thousand.
+Labels are drawn from small fixed sets (kinds, Twilio operation names, status classes, condition reasons),
+never a SID or anything from a credential, so a scrape can be shown to anyone. The one exception to fixed
+sets is the per-subaccount usage (the Finance view): labelled by the TwilioSubaccount's namespace and name,
+so its series are bounded by the number of those objects and go when the object goes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
+    REGISTRY,
     Counter,
     Gauge,
     Histogram,
@@ -22,6 +24,8 @@ from prometheus_client import (
     disable_created_metrics,
     start_http_server,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from . import __version__
 
@@ -157,6 +161,60 @@ class ObjectCounts:
 
 
 OBJECT_COUNTS = ObjectCounts()
+
+
+@dataclass(frozen=True)
+class SubaccountFigures:
+    """One subaccount's usage this month, as its status shows it."""
+
+    counts: dict[str, int]  # by usage category
+    spend: float
+    currency: str
+    fired: dict[str, float]  # usage alert name -> when it last fired (Unix time)
+
+
+class SubaccountUsage(Collector):
+    """Per-subaccount usage gauges, from each TwilioSubaccount's status as the watch delivers it (so every
+    replica, leader or not, exports the same figures, and a restart loses none)."""
+
+    def __init__(self) -> None:
+        self._figures: dict[tuple[str, str], SubaccountFigures] = {}
+
+    def observe(self, namespace: str, name: str, figures: SubaccountFigures | None) -> None:
+        if figures is None:
+            self._figures.pop((namespace, name), None)
+        else:
+            self._figures[(namespace, name)] = figures
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        counts = GaugeMetricFamily(
+            f"{PREFIX}_subaccount_usage_count",
+            "This month's usage count of each TwilioSubaccount's subaccount, by usage category.",
+            labels=["namespace", "name", "category"],
+        )
+        spend = GaugeMetricFamily(
+            f"{PREFIX}_subaccount_spend",
+            "What this month has cost each TwilioSubaccount's subaccount (Twilio's totalprice).",
+            labels=["namespace", "name", "currency"],
+        )
+        fired = GaugeMetricFamily(
+            f"{PREFIX}_subaccount_usage_alert_fired_timestamp_seconds",
+            "When each usage alert of a TwilioSubaccount last fired.",
+            labels=["namespace", "name", "alert"],
+        )
+        for (namespace, name), figures in sorted(self._figures.items()):
+            for category, count in sorted(figures.counts.items()):
+                counts.add_metric([namespace, name, category], count)
+            spend.add_metric([namespace, name, figures.currency], figures.spend)
+            for alert, moment in sorted(figures.fired.items()):
+                fired.add_metric([namespace, name, alert], moment)
+        yield counts
+        yield spend
+        yield fired
+
+
+SUBACCOUNT_USAGE = SubaccountUsage()
+REGISTRY.register(SUBACCOUNT_USAGE)
 
 
 def serve(port: int, address: str) -> tuple[WSGIServer, threading.Thread]:

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         description="Seconds a list of an account's keys or services serves the drift checks of its objects "
         "(default: half the drift interval; 0: fetch every object on its own).",
     )
+    usage_interval: float = Field(
+        default=900.0,
+        gt=0,
+        description="Seconds between reads of each subaccount's usage this month (one Twilio call each).",
+    )
     drift_jitter: float = Field(default=0.1, ge=0, le=0.5, description="Fraction of random spread.")
     request_timeout: float = Field(default=15.0, gt=0, description="Timeout of one Twilio call, seconds.")
     create_grace_period: float = Field(

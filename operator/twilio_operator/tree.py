@@ -81,8 +81,11 @@ def _details(obj: dict[str, Any]) -> list[str]:
     if kind == SUBACCOUNT.kind:
         found.append(str(status.get("state") or spec.get("state") or "?"))
         usage = status.get("usage") or {}
-        if usage.get("price") is not None:
-            found.append(f"this month {usage['price']} {usage.get('priceUnit') or ''}".rstrip())
+        if usage.get("spend"):
+            found.append(f"this month {usage['spend']}, {usage.get('messages', 0)} messages")
+        fired = [a["name"] for a in status.get("usageAlerts") or [] if a.get("dateFired")]
+        if fired:
+            found.append("alerts fired: " + ", ".join(fired))
     elif kind == "ApiKey":
         found.append(
             f"Secret {status.get('secretName') or spec.get('secretName') or obj['metadata']['name']}"

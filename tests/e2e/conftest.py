@@ -120,6 +120,7 @@ def operator(
         {
             **operator_identity(sandbox, admin, directory / "identity"),
             "TWILIO_OPERATOR_DRIFT_INTERVAL": DRIFT_INTERVAL,
+            "TWILIO_OPERATOR_USAGE_INTERVAL": DRIFT_INTERVAL,
             "TWILIO_OPERATOR_CREATE_GRACE_PERIOD": "2",
             # The tenant-isolation suite checks adoption is a privilege; here every namespace has it.
             "TWILIO_OPERATOR_ADOPTION_NAMESPACES": "*",

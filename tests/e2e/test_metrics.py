@@ -97,6 +97,9 @@ def test_metrics_count_passes_twilio_requests_and_drift_without_revealing_secret
     }
     assert all(secrets.values())
     assert [what for what, secret in secrets.items() if secret in text] == []
-    # Nor anything naming an object: labels are kinds, operations and classes, never names or SIDs.
+    # No SID anywhere; objects are named only by the per-subaccount usage gauges (the Finance view), whose
+    # series are bounded by the number of TwilioSubaccount objects.
     assert SID.findall(text) == []
-    assert namespace not in text and "scraped-" not in text
+    naming = [line for line in text.splitlines() if namespace in line or "scraped-" in line]
+    assert naming and all(line.startswith("twilio_operator_subaccount_") for line in naming), naming
+    assert 'name="scraped-key"' not in text

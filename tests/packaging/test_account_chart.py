@@ -234,3 +234,32 @@ def test_webhook_paths_the_ingress_cannot_route_fail_the_render(
     with pytest.raises(helm_python.HelmRenderError) as raised:
         render(ACCOUNT_CHART, values)
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("ingress", "path", "message"),
+    [
+        ({}, "/twilio/usage", "subaccounts a: usageCallback.path needs webhookIngress.create: true"),
+        ({"create": True, "host": "h.example.com"}, "/usage", "usageCallback.path /usage is not under"),
+    ],
+)
+def test_a_usage_callback_path_the_ingress_cannot_route_fails_the_render(
+    ingress: dict[str, Any], path: str, message: str
+) -> None:
+    values = {"webhookIngress": ingress, "subaccounts": [{"name": "a", "usageCallback": {"path": path}}]}
+    with pytest.raises(helm_python.HelmRenderError) as raised:
+        render(ACCOUNT_CHART, values)
+    assert message in str(raised.value)
+
+
+def test_usage_alerts_and_archives_reach_the_subaccount_through_the_ingress() -> None:
+    (sub,) = [d for d in rendered("values-prod.yaml") if d["kind"] == "TwilioSubaccount"]
+    spec = sub["spec"]
+    assert [a["name"] for a in spec["usageAlerts"]] == ["monthly-budget", "daily-volume"]
+    assert spec["usageCallback"] == {"ingressRef": {"name": "twilio-webhooks", "path": "/twilio/usage"}}
+    assert spec["archives"] == {
+        "messages": {
+            "enabled": True,
+            "webhook": {"ingressRef": {"name": "twilio-webhooks", "path": "/twilio/archives"}},
+        }
+    }

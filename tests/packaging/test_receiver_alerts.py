@@ -23,6 +23,7 @@ EXPECTED = {
     "TwilioReceiverDown",
     "TwilioReceiverDatabaseDown",
     "TwilioRepairsPilingUp",
+    "TwilioUsageAlertFired",
 }
 
 

@@ -42,3 +42,17 @@ def test_export_of_an_empty_store_and_a_bad_since(tmp_path: Path) -> None:
     assert "0 messages" in done.stderr
     done = run("export", "--database", f"sqlite:///{tmp_path}/r.db", "--since", "yesterday")
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_archive_commands_without_a_cluster_or_with_bad_flags(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path}/r.db"
+    done = run("archive", "fetch", "--day", "2026-01-31", "--database", database, env={"HOME": str(tmp_path)})
+    assert done.returncode == 2
+    assert "no Kubernetes credentials" in done.stderr and "Traceback" not in done.stderr
+    done = run("archive", "fetch", "--day", "2026-01-31", "--account", "shop", "--database", database)
+    assert done.returncode == 2 and "not an account SID" in done.stderr
+    done = run("archive", "fetch", "--day", "2026-02-30", "--database", database)
+    assert done.returncode == 2 and "--day" in done.stderr and "Traceback" not in done.stderr
+    done = run("archive", "list", "--database", database)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["DAY", "ACCOUNT", "TYPE", "READY", "FETCHED", "MESSAGES"]

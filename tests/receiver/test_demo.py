@@ -1,4 +1,5 @@
-"""`twilio-operator demo` (what `make demo` runs) ends with the delivery page matching what was sent."""
+"""`twilio-operator demo` (what `make demo` runs): the delivery page matches what was sent, and it ends with
+the month's spend, a usage alert that fired (an Event, and the receiver's record) and the tree."""
 
 from __future__ import annotations
 
@@ -24,4 +25,15 @@ def test_demo_sends_messages_and_the_page_matches() -> None:
     assert delivered + undelivered + failed == 40
     assert delivered and undelivered and failed, "the page shows delivered and failed messages"
     assert re.search(r"the page shows the same numbers: http://127\.0\.0\.1:\d+/", done.stdout)
+    sent = delivered + undelivered
+    assert re.search(rf"development .* active +{sent} +{sent * 0.0079:.2f} USD", done.stdout), done.stdout[
+        -2000:
+    ]
+    assert re.search(
+        r"Event Warning UsageAlert on twiliosubaccount/development: usage alert monthly-volume fired",
+        done.stdout,
+    )
+    assert "the receiver recorded Twilio's signed callback: monthly-volume of development" in done.stdout
+    tree = done.stdout.split("$ twilio-operator tree -n acme-dev\n", 1)[1]
+    assert f"this month {sent * 0.0079:.2f} USD, {sent} messages, alerts fired: monthly-volume" in tree
     assert "demo succeeded" in done.stdout

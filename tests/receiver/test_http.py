@@ -278,3 +278,187 @@ async def test_before_the_secrets_are_read_unknown_accounts_get_503(setup: Setup
     assert await post_status(setup, callback(sid("SM"), "sent")) == 200  # known accounts go through
     setup.receiver.credentials_loaded = lambda: True
     assert await post_status(setup, stranger) == 403
+
+
+# -- usage triggers and message archives ------------------------------------------------------------------
+
+TRIGGER = sid("UT")
+
+
+def fired(date_fired: str = "Sat, 31 Jan 2026 12:00:00 +0000", **extra: str) -> dict[str, str]:
+    """A usage trigger's callback, as Twilio posts it."""
+    return {
+        "AccountSid": ACCOUNT,
+        "UsageTriggerSid": TRIGGER,
+        "DateFired": date_fired,
+        "Recurring": "monthly",
+        "UsageCategory": "totalprice",
+        "TriggerBy": "price",
+        "TriggerValue": "50",
+        "CurrentValue": "50.0237",
+        "UsageRecordUri": f"/2010-04-01/Accounts/{ACCOUNT}/Usage/Records.json?Category=totalprice",
+        "IdempotencyToken": f"{TRIGGER}-2026-01",
+        **extra,
+    }
+
+
+async def post_form(
+    setup: Setup, path: str, params: dict[str, str], token: str = TOKEN, signed_path: str | None = None
+) -> int:
+    """POST a form signed over the public URL of ``signed_path`` (default: the path posted to)."""
+    body, headers = signed_form(token, PUBLIC + (signed_path or path), params)
+    headers |= {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "hooks.dev.shop.example.com"}
+    response = await setup.client.post(path, data=body, headers=headers)
+    return response.status
+
+
+async def test_a_usage_alert_is_stored_and_counted_once(setup: Setup) -> None:
+    path = "/twilio/usage?alert=monthly-budget"
+    # Twilio's retry and an exact replay are the same firing.
+    for _ in range(3):
+        assert await post_form(setup, path, fired()) == 200
+    alerts = (await (await setup.client.get("/api/usage-alerts")).json())["usageAlerts"]
+    assert alerts == [
+        {
+            "accountSid": ACCOUNT,
+            "subaccount": "shop",
+            "alert": "monthly-budget",
+            "triggerSid": TRIGGER,
+            "usageCategory": "totalprice",
+            "triggerBy": "price",
+            "triggerValue": 50.0,
+            "currentValue": 50.0237,
+            "recurring": "monthly",
+            "dateFired": "2026-01-31T12:00:00Z",
+            "receivedAt": alerts[0]["receivedAt"],
+        }
+    ]
+    counted = await metric(setup, "twilio_receiver_usage_alerts_total")
+    key = 'twilio_receiver_usage_alerts_total{alert="monthly-budget",category="totalprice",subaccount="shop"}'
+    assert counted == {key: 1}
+    callbacks = await metric(setup, "twilio_receiver_callbacks_total")
+    assert callbacks['twilio_receiver_callbacks_total{endpoint="usage",result="stored"}'] == 1
+    assert callbacks['twilio_receiver_callbacks_total{endpoint="usage",result="duplicate"}'] == 2
+    # The next month's firing of the same trigger is another one.
+    assert await post_form(setup, path, fired("Sat, 28 Feb 2026 09:30:00 +0000", CurrentValue="51")) == 200
+    assert (await metric(setup, "twilio_receiver_usage_alerts_total"))[key] == 2
+    summary = await (await setup.client.get("/api/summary")).json()
+    assert [a["dateFired"] for a in summary["recentUsageAlerts"]] == [
+        "2026-02-28T09:30:00Z",
+        "2026-01-31T12:00:00Z",
+    ]
+    page = await (await setup.client.get("/")).text()
+    assert f'data-trigger="{TRIGGER}"' in page and "monthly-budget" in page
+    assert (await (await setup.client.get("/api/usage-alerts?limit=1")).json())["usageAlerts"][0][
+        "currentValue"
+    ] == 51
+
+
+@pytest.mark.parametrize(
+    ("query", "label"),
+    [
+        ("", "unknown"),  # a trigger made by hand, without the operator's alert name
+        ("?alert=Not_A_Name", "unknown"),
+        ("?alert=" + "a" * 41, "unknown"),
+        ("?alert=a" + "-b" * 19 + "c", "a" + "-b" * 19 + "c"),  # 40 characters: a name the operator can give
+    ],
+)
+async def test_alert_labels_are_names_the_operator_can_give(setup: Setup, query: str, label: str) -> None:
+    assert await post_form(setup, "/twilio/usage" + query, fired()) == 200
+    counted = await metric(setup, "twilio_receiver_usage_alerts_total")
+    assert counted == {
+        f'twilio_receiver_usage_alerts_total{{alert="{label}",category="totalprice",subaccount="shop"}}': 1
+    }
+    [stored] = (await (await setup.client.get("/api/usage-alerts")).json())["usageAlerts"]
+    assert stored["alert"] == query.removeprefix("?alert=")
+
+
+@pytest.mark.parametrize(
+    ("case", "expected", "reason"),
+    [
+        ("unsigned", 403, "unsigned"),
+        ("other_alert", 403, "bad_signature"),
+        ("other_token", 403, "bad_signature"),
+        ("unknown_account", 403, "unknown_account"),
+        ("bad_date", 400, "malformed"),
+        ("bad_value", 400, "malformed"),
+        ("no_trigger", 400, "malformed"),
+        ("too_large", 413, "too_large"),
+    ],
+)
+async def test_usage_alerts_refused_and_nothing_stored(
+    setup: Setup, case: str, expected: int, reason: str
+) -> None:
+    path, params, token, signed_path = "/twilio/usage?alert=budget", fired(), TOKEN, None
+    if case == "unsigned":
+        body, headers = signed_form(TOKEN, PUBLIC + path, params)
+        del headers["X-Twilio-Signature"]
+        status = (await setup.client.post(path, data=body, headers=headers)).status
+    else:
+        if case == "other_alert":
+            # The alert name is in the signed URL: a genuine firing replayed under another name is refused.
+            signed_path = path
+            path = "/twilio/usage?alert=other"
+        elif case == "other_token":
+            token = OTHER_TOKEN
+        elif case == "unknown_account":
+            params["AccountSid"] = sid("AC")
+        elif case == "bad_date":
+            params["DateFired"] = "yesterday"
+        elif case == "bad_value":
+            params["CurrentValue"] = "nan"
+        elif case == "no_trigger":
+            del params["UsageTriggerSid"]
+        elif case == "too_large":
+            params["Padding"] = "x" * 70_000
+        status = await post_form(setup, path, params, token, signed_path)
+    assert status == expected
+    assert (await (await setup.client.get("/api/usage-alerts")).json())["usageAlerts"] == []
+    assert await metric(setup, "twilio_receiver_usage_alerts_total") == {}
+    rejected = await metric(setup, "twilio_receiver_callbacks_rejected_total")
+    assert rejected[f'twilio_receiver_callbacks_rejected_total{{endpoint="usage",reason="{reason}"}}'] == 1
+
+
+def day_ready(day: str = "2026-01-31", **extra: str) -> dict[str, str]:
+    return {
+        "AccountSid": ACCOUNT,
+        "ResourceType": "Messages",
+        "Day": day,
+        "Size": "48213",
+        "FriendlyName": f"Export {day}",
+        **extra,
+    }
+
+
+async def test_an_archive_day_is_recorded_once(setup: Setup) -> None:
+    for _ in range(2):
+        assert await post_form(setup, "/twilio/archives", day_ready()) == 200
+    assert await post_form(setup, "/twilio/archives", day_ready("2026-02-01")) == 200
+    days = (await (await setup.client.get("/api/archive-days")).json())["archiveDays"]
+    assert [(d["day"], d["resourceType"], d["size"], d["subaccount"]) for d in days] == [
+        ("2026-02-01", "Messages", 48213, "shop"),
+        ("2026-01-31", "Messages", 48213, "shop"),
+    ]
+    assert all(d["notifiedAt"] and d["fetchedAt"] is None and d["messages"] is None for d in days)
+    counted = await metric(setup, "twilio_receiver_archive_days_total")
+    assert counted == {'twilio_receiver_archive_days_total{subaccount="shop"}': 2}
+    callbacks = await metric(setup, "twilio_receiver_callbacks_total")
+    assert callbacks['twilio_receiver_callbacks_total{endpoint="archives",result="duplicate"}'] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "token", "expected", "reason"),
+    [
+        ({}, OTHER_TOKEN, 403, "bad_signature"),
+        ({"Day": "2026-02-30"}, TOKEN, 400, "malformed"),
+        ({"Size": "-1"}, TOKEN, 400, "malformed"),
+        ({"ResourceType": "../Calls"}, TOKEN, 400, "malformed"),
+    ],
+)
+async def test_archive_notifications_refused(
+    setup: Setup, change: dict[str, str], token: str, expected: int, reason: str
+) -> None:
+    assert await post_form(setup, "/twilio/archives", day_ready(**change), token) == expected
+    assert (await (await setup.client.get("/api/archive-days")).json())["archiveDays"] == []
+    rejected = await metric(setup, "twilio_receiver_callbacks_rejected_total")
+    assert rejected[f'twilio_receiver_callbacks_rejected_total{{endpoint="archives",reason="{reason}"}}'] == 1

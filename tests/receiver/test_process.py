@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,27 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> int:
         return error.code
 
 
+def watched_tenant(
+    receiver: ReceiverProcess,
+    traffic: Traffic,
+    kubectl: Kubectl,
+    namespace: str,
+    name: str,
+    number: str,
+    **faults: float,
+) -> Tenant:
+    """A subaccount whose status callbacks reach the receiver through the stand-in Ingress, with its
+    credentials Secret read by the receiver; callbacks lost, duplicated or reordered at ``faults`` rates."""
+    rates = {"callback_drop_rate": 0.0, "callback_duplicate_rate": 0.0, "callback_reorder_rate": 0.0}
+    traffic.configure(**FAST, **(rates | faults))
+    traffic.route(HOST, receiver.url)
+    tenant = traffic.tenant(name, f"{PUBLIC}/twilio/status", number)
+    kubectl.apply(credentials_secret(f"{name}-twilio", namespace, name, tenant))
+    # The Secret is watched: the receiver knows the account within seconds, without a restart.
+    wait_for(lambda: "twilio_receiver_credentials_accounts 1.0" in metrics(receiver), 10, what="credentials")
+    return tenant
+
+
 def stored_matches_truth(receiver: ReceiverProcess, traffic: Traffic, account_sid: str) -> bool:
     for message in traffic.messages(account_sid)["messages"]:
         try:
@@ -48,12 +70,17 @@ def stored_matches_truth(receiver: ReceiverProcess, traffic: Traffic, account_si
 def test_callbacks_stored_and_lost_ones_repaired(
     receiver: ReceiverProcess, traffic: Traffic, kubectl: Kubectl, namespace: str, tmp_path: Path
 ) -> None:
-    traffic.configure(**FAST, callback_drop_rate=0.2, callback_duplicate_rate=0.1, callback_reorder_rate=0.1)
-    traffic.route(HOST, receiver.url)
-    tenant = traffic.tenant("e2e", f"{PUBLIC}/twilio/status", "+14155550142")
-    kubectl.apply(credentials_secret("e2e-twilio", namespace, "e2e", tenant))
-    # The Secret is watched: the receiver knows the account within seconds, without a restart.
-    wait_for(lambda: "twilio_receiver_credentials_accounts 1.0" in metrics(receiver), 10, what="credentials")
+    tenant = watched_tenant(
+        receiver,
+        traffic,
+        kubectl,
+        namespace,
+        "e2e",
+        "+14155550142",
+        callback_drop_rate=0.2,
+        callback_duplicate_rate=0.1,
+        callback_reorder_rate=0.1,
+    )
     sids = [traffic.send(tenant, f"+1415555{1000 + i}") for i in range(30)]
     wait_for(traffic.settled, 30, what="messages settled")
     wait_for(
@@ -120,11 +147,7 @@ def test_rotated_and_new_tokens_work_without_restart(
 def test_messages_sent_while_the_receiver_was_down_are_caught_up(
     receiver: ReceiverProcess, traffic: Traffic, kubectl: Kubectl, namespace: str
 ) -> None:
-    traffic.configure(**FAST, callback_drop_rate=0.0, callback_duplicate_rate=0.0, callback_reorder_rate=0.0)
-    traffic.route(HOST, receiver.url)
-    tenant = traffic.tenant("outage", f"{PUBLIC}/twilio/status", "+14155550143")
-    kubectl.apply(credentials_secret("outage-twilio", namespace, "outage", tenant))
-    wait_for(lambda: "twilio_receiver_credentials_accounts 1.0" in metrics(receiver), 10, what="credentials")
+    tenant = watched_tenant(receiver, traffic, kubectl, namespace, "outage", "+14155550143")
     before = [traffic.send(tenant, f"+1415555{1100 + i}") for i in range(3)]
     wait_for(lambda: stored_matches_truth(receiver, traffic, tenant.account_sid), 20, what="first messages")
     receiver.kill()
@@ -144,3 +167,54 @@ def test_messages_sent_while_the_receiver_was_down_are_caught_up(
     assert all(get(f"{receiver.url}/api/messages/{sid}")["repaired"] for sid in during)
     assert not any(get(f"{receiver.url}/api/messages/{sid}")["repaired"] for sid in before)
     assert 'result="discovered"' in metrics(receiver)
+
+
+def test_a_days_archive_fetched_in_the_receivers_pod_after_every_callback_was_lost(
+    receiver: ReceiverProcess, traffic: Traffic, kubectl: Kubectl, namespace: str
+) -> None:
+    tenant = watched_tenant(
+        receiver, traffic, kubectl, namespace, "archive", "+14155550144", callback_drop_rate=1.0
+    )
+    traffic.enable_archives(tenant, f"{PUBLIC}/twilio/archives")
+    sids = [traffic.send(tenant, f"+1415555{1300 + i}") for i in range(6)]
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    wait_for(traffic.settled, 30, what="messages settled")
+    assert all(get_status(receiver, sid) == 404 for sid in sids)  # every callback was lost
+    size = traffic.archive_day(tenant, day)
+    wait_for(
+        lambda: get(f"{receiver.url}/api/archive-days")["archiveDays"], 10, what="the day's notification"
+    )
+    assert 'twilio_receiver_archive_days_total{subaccount="archive"} 1.0' in metrics(receiver)
+
+    done = receiver.command("archive", "fetch", "--day", day)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        f"{tenant.account_sid} (archive) {day}: 6 messages in the archive, 6 stored or moved forward\n"
+    )
+    assert stored_matches_truth(receiver, traffic, tenant.account_sid)
+    assert all(get(f"{receiver.url}/api/messages/{sid}")["repaired"] for sid in sids)
+    [recorded] = get(f"{receiver.url}/api/archive-days")["archiveDays"]
+    assert (recorded["day"], recorded["size"], recorded["messages"]) == (day, size, 6)
+    assert recorded["notifiedAt"] and recorded["fetchedAt"]
+    listed = receiver.command("archive", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert any(line.startswith(day) and tenant.account_sid in line for line in listed.stdout.splitlines())
+
+    # A day Twilio has not made ready: said for the account, and the command fails.
+    missing = receiver.command("archive", "fetch", "--day", "2001-01-01", "--account", tenant.account_sid)
+    assert missing.returncode == 1 and missing.stdout == ""
+    assert f"{tenant.account_sid} (archive) 2001-01-01: the 2001-01-01 archive is not ready" in missing.stderr
+    stranger = receiver.command("archive", "fetch", "--day", day, "--account", "AC" + "0" * 32)
+    assert stranger.returncode == 1 and "no credentials Secret for this account" in stranger.stderr
+    bad = receiver.command("archive", "fetch", "--day", "31/01/2026")
+    assert bad.returncode == 2 and "--day" in bad.stderr and "Traceback" not in bad.stderr
+    for output in (done, listed, missing, stranger):
+        assert tenant.auth_token not in output.stdout + output.stderr
+
+
+def get_status(receiver: ReceiverProcess, sid: str) -> int:
+    try:
+        get(f"{receiver.url}/api/messages/{sid}")
+    except urllib.error.HTTPError as error:
+        return error.code
+    return 200

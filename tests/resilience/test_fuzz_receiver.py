@@ -1,10 +1,10 @@
 """Property-based fuzzing of the receiver's endpoints: whatever arrives, the answer is 2xx or 4xx, never a
 5xx, and nothing is stored unless it was signed with the account's token.
 
-Random forms (any names, values, encodings), random headers (signature, forwarding, content type), random
-JSON for Event Streams, and bodies that are not text at all, each sent over a real HTTP connection to a
-receiver serving on loopback with an embedded store. The number of examples goes to
-$CHAOS_RECEIVER_FUZZ_REPORT when set (`make chaos` reports it).
+Random forms (any names, values, encodings) for status, usage-trigger and archive callbacks, random headers
+(signature, forwarding, content type), random JSON for Event Streams, and bodies that are not text at all,
+each sent over a real HTTP connection to a receiver serving on loopback with an embedded store. The number
+of examples goes to $CHAOS_RECEIVER_FUZZ_REPORT when set (`make chaos` reports it).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import threading
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,12 @@ class Served:
 
     def counts(self) -> tuple[int, int]:
         return asyncio.run_coroutine_threadsafe(self.store.counts(), self.loop).result(30)
+
+    def firings_and_days(self) -> tuple[int, int]:
+        async def count() -> tuple[int, int]:
+            return len(await self.store.usage_alerts(10_000)), len(await self.store.archive_days(10_000))
+
+        return asyncio.run_coroutine_threadsafe(count(), self.loop).result(30)
 
 
 @pytest.fixture(scope="module")
@@ -251,3 +258,89 @@ def test_events_endpoint_answers_2xx_or_4xx_and_stores_only_what_is_signed(
     COUNT["accepted"] += status < 300
     if how != "signed":
         assert status >= 400 and served.counts() == before
+
+
+numbers = st.one_of(
+    st.floats().map(str), st.integers().map(str), st.sampled_from(["1e400", "-0", "nan", "0x10"]), text
+)
+usage_and_archive_fields = st.fixed_dictionaries(
+    {"AccountSid": st.one_of(st.just(ACCOUNT), sids)},
+    optional={
+        "UsageTriggerSid": st.one_of(st.from_regex(r"\AUT[0-9a-f]{32}\Z"), text),
+        "DateFired": st.one_of(
+            st.sampled_from(
+                [
+                    "Sat, 31 Jan 2026 12:00:00 +0000",
+                    "Sat, 31 Jan 2026 12:00:00 -0000",
+                    "Mon, 31 Dec 99999 25:61:61 +9999",
+                    "31 Jan 1 00:00:00 GMT",
+                ]
+            ),
+            text,
+        ),
+        "UsageCategory": st.one_of(st.sampled_from(["sms", "totalprice", "SMS", ""]), text),
+        "TriggerBy": st.one_of(st.sampled_from(["count", "usage", "price"]), text),
+        "TriggerValue": numbers,
+        "CurrentValue": numbers,
+        "Recurring": st.one_of(st.sampled_from(["monthly", ""]), text),
+        "ResourceType": st.one_of(st.just("Messages"), text),
+        "Day": st.one_of(st.sampled_from(["2026-01-31", "2026-02-30", "0000-01-01", "99999-01-01"]), text),
+        "Size": numbers,
+    },
+)
+
+# Complete firings and notifications too, so the signed path that stores is exercised as well as refusals.
+finite = st.floats(allow_nan=False, allow_infinity=False).map(str)
+well_formed_usage = st.fixed_dictionaries(
+    {
+        "AccountSid": st.just(ACCOUNT),
+        "UsageTriggerSid": st.from_regex(r"\AUT[0-9a-f]{32}\Z"),
+        "DateFired": st.datetimes(timezones=st.just(UTC)).map(
+            lambda d: d.strftime("%a, %d %b %Y %H:%M:%S +0000")
+        ),
+        "UsageCategory": st.sampled_from(["sms", "totalprice", "calls-inbound-tollfree"]),
+        "TriggerBy": st.sampled_from(["count", "usage", "price"]),
+        "TriggerValue": finite,
+        "CurrentValue": finite,
+        "Recurring": st.sampled_from(["daily", "monthly", "yearly", "alltime", ""]),
+    }
+)
+well_formed_archive = st.fixed_dictionaries(
+    {
+        "AccountSid": st.just(ACCOUNT),
+        "ResourceType": st.just("Messages"),
+        "Day": st.dates().map(lambda d: d.isoformat()),
+        "Size": st.integers(0, 10**12).map(str),
+    }
+)
+usage_and_archive_forms = st.one_of(
+    usage_and_archive_fields,
+    *(
+        st.tuples(complete, extras).map(lambda pair: {**pair[1], **pair[0]})
+        for complete in (well_formed_usage, well_formed_archive)
+    ),
+)
+
+
+@given(
+    params=usage_and_archive_forms,
+    path=st.sampled_from(["/twilio/usage?alert=budget", "/twilio/usage", "/twilio/archives"]),
+    signed=st.booleans(),
+)
+@settings(FUZZ)
+def test_usage_and_archive_endpoints_answer_2xx_or_4xx_and_store_only_what_is_signed(
+    served: Served, params: dict[str, str], path: str, signed: bool
+) -> None:
+    COUNT["examples"] += 1
+    token = TOKEN if signed else "0" * 32
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Host": "127.0.0.1",
+        "X-Twilio-Signature": signature.compute(token, f"http://127.0.0.1{path}", params.items()),
+    }
+    before = served.firings_and_days()
+    status = send(served, path, urllib.parse.urlencode(params).encode(), headers)
+    assert 200 <= status < 500, status
+    COUNT["accepted"] += status < 300
+    if not signed:
+        assert status >= 400 and served.firings_and_days() == before

@@ -121,6 +121,30 @@ def webhook(with_method: bool) -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+ALERT_NAMES = st.from_regex(r"\A[a-z0-9]([-a-z0-9]{0,10}[a-z0-9])?\Z")
+thresholds = st.one_of(
+    st.builds(str, st.integers(0, 10**6)),
+    st.builds(lambda a, b: f"{a}.{b}", st.integers(0, 9999), st.integers(0, 9999)),
+)
+usage_alerts = st.lists(
+    st.fixed_dictionaries(
+        {
+            "name": ALERT_NAMES,
+            "category": st.sampled_from(
+                ["totalprice", "sms", "sms-outbound", "mms", "calls", "phonenumbers"]
+            ),
+            "value": thresholds,
+        },
+        optional={
+            "triggerBy": st.sampled_from(["count", "usage", "price"]),
+            "recurring": st.sampled_from(["daily", "monthly", "yearly", "alltime"]),
+        },
+    ),
+    max_size=3,
+    unique_by=lambda alert: str(alert["name"]),
+)
+
+
 def subaccount_specs() -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(
         {},
@@ -129,6 +153,16 @@ def subaccount_specs() -> st.SearchStrategy[dict[str, Any]]:
             "state": st.sampled_from(["Active", "Suspended"]),
             "deletionPolicy": st.sampled_from(["Orphan", "Suspend", "Close"]),
             "credentialsSecretRef": st.builds(lambda n: {"name": n}, DNS_LABEL),
+            "usageAlerts": usage_alerts,
+            "usageCallback": webhook(True),
+            "archives": st.fixed_dictionaries(
+                {},
+                optional={
+                    "messages": st.fixed_dictionaries(
+                        {"enabled": st.booleans()}, optional={"webhook": webhook(True)}
+                    )
+                },
+            ),
         },
     )
 
@@ -350,6 +384,8 @@ class Breakage:
 
 
 _DELETE = object()
+# A valid usage alert, for breaking one field of a list item the generated spec does not have.
+VALID_ITEM = {"category": "sms", "value": "1"}
 
 
 # What a breakage below a field the spec lacks puts there first, so that one field is broken, not two (an
@@ -361,8 +397,13 @@ def _set(spec: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[
     spec = json.loads(json.dumps(spec))
     node: Any = spec
     for depth, part in enumerate(path[:-1]):
-        parent = VALID_PARENTS.get(path[: depth + 1], {})
-        node = node[part] if isinstance(part, int) else node.setdefault(part, dict(parent))
+        if isinstance(part, int):
+            # A list item to break: valid ones up to it first (the generated list may be shorter).
+            node.extend({**VALID_ITEM, "name": f"item{n}"} for n in range(len(node), part + 1))
+            node = node[part]
+        else:
+            parent = VALID_PARENTS.get(path[: depth + 1], {})
+            node = node.setdefault(part, [] if isinstance(path[depth + 1], int) else dict(parent))
     if value is _DELETE:
         node.pop(path[-1], None)
     else:
@@ -390,6 +431,25 @@ def breakages(kind: str) -> st.SearchStrategy[Breakage]:
             st.builds(lambda v: Breakage(("state",), v, "not in enum"), bad_enum),
             st.builds(lambda v: Breakage(("credentialsSecretRef", "name"), v, "bad name"), bad_dns),
             st.just(Breakage(("credentialsSecretRef", "name"), _DELETE, "required")),
+            st.builds(
+                lambda f, v: Breakage(("usageAlerts", 0, f), v, "not in enum"),
+                st.sampled_from(["category", "triggerBy", "recurring"]),
+                bad_enum,
+            ),
+            st.builds(
+                lambda v: Breakage(("usageAlerts", 0, "value"), v, "bad threshold"),
+                st.sampled_from(["+30", "-1", "1e3", "", "ten", "1.23456", "1,000"]),
+            ),
+            st.builds(lambda v: Breakage(("usageAlerts", 0, "name"), v, "bad name"), bad_dns),
+            st.builds(
+                lambda f: Breakage(("usageAlerts", 0, f), _DELETE, "required"),
+                st.sampled_from(["name", "category", "value"]),
+            ),
+            st.builds(lambda v: Breakage(("usageCallback", "url"), v, "bad URL"), bad_urls),
+            st.builds(
+                lambda v: Breakage(("archives", "messages", "enabled"), v, "not a boolean"), not_a_bool
+            ),
+            st.just(Breakage(("archives", "messages", "enabled"), _DELETE, "required")),
         ]
     elif kind == "ApiKey":
         specific = [
@@ -547,6 +607,9 @@ ALL_FIELDS = {
     "state",
     "deletionPolicy",
     "credentialsSecretRef",
+    "usageAlerts",
+    "usageCallback",
+    "archives",
     "subaccountRef",
     "accountSid",
     "type",
@@ -575,7 +638,8 @@ ALL_FIELDS = {
 
 
 def _field_name(path: tuple[str | int, ...]) -> str:
-    return "spec." + ".".join(str(p) for p in path)
+    """As the API server names it: spec.usageAlerts[0].value."""
+    return "spec" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
 
 
 def body(kind: str, name: str, spec: dict[str, Any]) -> str:

@@ -31,6 +31,9 @@ TYPES = {
     "twilio_operator_drift_corrections_total": "counter",
     "twilio_operator_objects": "gauge",
     "twilio_operator_credentials_rejected": "gauge",
+    "twilio_operator_subaccount_usage_count": "gauge",
+    "twilio_operator_subaccount_spend": "gauge",
+    "twilio_operator_subaccount_usage_alert_fired_timestamp_seconds": "gauge",
 }
 
 

@@ -64,7 +64,13 @@ SUBACCOUNT = Kind(
     description="A Twilio subaccount of the operator's parent account.",
     spec=TwilioSubaccountSpec,
     status=TwilioSubaccountStatus,
-    extra_columns=(PrinterColumn("STATE", ".status.state", description="Status Twilio reports."),),
+    extra_columns=(
+        PrinterColumn("STATE", ".status.state", description="Status Twilio reports."),
+        PrinterColumn(
+            "MESSAGES", ".status.usage.messages", type="integer", description="Messages this month."
+        ),
+        PrinterColumn("SPEND", ".status.usage.spend", description="What this month has cost."),
+    ),
 )
 API_KEY = Kind(
     kind="ApiKey",

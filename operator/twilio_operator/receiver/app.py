@@ -1,4 +1,9 @@
-"""The receiver's HTTP interface: the two Twilio endpoints, the message API, the page, metrics, probes."""
+"""The receiver's HTTP interface: the Twilio endpoints, the message API, the page, metrics, probes.
+
+Every Twilio endpoint takes the same path: the body within its limit, the signature checked with the
+account's own token, the request parsed, committed, and only then acknowledged; refusals are counted by
+endpoint and reason.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,9 @@ import json
 import logging
 import time
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -29,20 +34,25 @@ from .parse import (
     ACCOUNT_SID,
     MESSAGE_SID,
     Malformed,
+    archive_notice,
     cloud_events,
     event_accounts,
     parse_form,
     status_event,
     stream_event,
+    usage_alert,
 )
 from .repair import Outages
 from .store.base import Store, StoredEvent, StoreUnavailable
-from .store.model import Event
-from .summary import iso, summary
+from .store.model import ArchiveDay, Event, UsageAlert
+from .summary import archive_day_record, iso, summary, usage_alert_record
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Twilio-Signature"
 FORM = "application/x-www-form-urlencoded"
+# How many usage alerts and archive days the API returns at most (newest first).
+API_LIMIT = 1000
+T = TypeVar("T")
 
 
 class Rejected(Exception):
@@ -86,8 +96,12 @@ class Receiver:
         return [
             web.post("/twilio/status", self.status),
             web.post("/twilio/events", self.events),
+            web.post("/twilio/usage", self.usage),
+            web.post("/twilio/archives", self.archives),
             web.get("/api/messages/{sid}", self.message),
             web.get("/api/summary", self.summary),
+            web.get("/api/usage-alerts", self.usage_alerts),
+            web.get("/api/archive-days", self.archive_days),
             web.get("/", self.page),
             web.get("/metrics", self.metrics_page),
             web.get("/healthz", self.healthz),
@@ -128,48 +142,82 @@ class Receiver:
             raise Rejected(403, UNKNOWN_ACCOUNT, f"no credentials Secret for account {account_sid}")
         return token
 
-    # -- POST /twilio/status ------------------------------------------------------------------------------
+    # -- form requests: POST /twilio/status, /twilio/usage, /twilio/archives ------------------------------
 
-    async def status(self, request: web.Request) -> web.Response:
-        return await self._receive(request, "status", self._status_events)
-
-    async def _status_events(self, request: web.Request, body: bytes) -> list[Event]:
+    def _signed_form(self, request: web.Request, body: bytes) -> list[tuple[str, str]]:
+        """The parameters of a form request signed with the token of its AccountSid, over the public URL
+        (query string included)."""
         sent = request.headers.get(SIGNATURE_HEADER)
         if not sent:
             raise Rejected(403, UNSIGNED, "no X-Twilio-Signature")
         if request.content_type != FORM:
             raise Rejected(400, MALFORMED, "the body is not form data")
-        try:
-            params = parse_form(body)
-        except Malformed as error:
-            raise Rejected(400, MALFORMED, str(error)) from error
+        params = parse_form(body)
         account = dict(params).get("AccountSid", "")
         if not ACCOUNT_SID.match(account):
             raise Rejected(403, UNKNOWN_ACCOUNT, "no AccountSid")
         url = self.called_url(request)
         if not signature.valid(self._token(account), url, params, sent):
             raise Rejected(403, BAD_SIGNATURE, f"signature does not match for account {account} at {url}")
-        try:
-            return [status_event(params, body, time.time())]
-        except Malformed as error:
-            raise Rejected(400, MALFORMED, str(error)) from error
+        return params
+
+    async def status(self, request: web.Request) -> web.Response:
+        return await self._receive(request, "status", self._status_events, self._commit_events)
+
+    def _status_events(self, request: web.Request, body: bytes) -> list[Event]:
+        return [status_event(self._signed_form(request, body), body, time.time())]
+
+    async def usage(self, request: web.Request) -> web.Response:
+        """A usage trigger fired. The operator names the alert in the callback URL (``?alert=<name>``), which
+        the signature covers."""
+        return await self._receive(request, "usage", self._usage_alert, self._commit_usage_alert)
+
+    def _usage_alert(self, request: web.Request, body: bytes) -> UsageAlert:
+        params = self._signed_form(request, body)
+        return usage_alert(params, request.query.get("alert", ""), time.time())
+
+    async def _commit_usage_alert(self, alert: UsageAlert) -> tuple[int, int]:
+        if not await self.store.add_usage_alert(alert):
+            return 0, 1
+        self.metrics.usage_alert(alert)
+        log.info(
+            "usage alert %r of %s fired: %s by %s reached %g (threshold %g)",
+            alert.alert,
+            self.directory.subaccount(alert.account_sid),
+            alert.usage_category,
+            alert.trigger_by,
+            alert.current_value,
+            alert.trigger_value,
+        )
+        return 1, 1
+
+    async def archives(self, request: web.Request) -> web.Response:
+        """BulkExports: a day's archive is ready (``twilio-operator receiver archive fetch`` reads it)."""
+        return await self._receive(request, "archives", self._archive_notice, self._commit_archive_day)
+
+    def _archive_notice(self, request: web.Request, body: bytes) -> ArchiveDay:
+        return archive_notice(self._signed_form(request, body), time.time())
+
+    async def _commit_archive_day(self, day: ArchiveDay) -> tuple[int, int]:
+        if not await self.store.archive_notified(day):
+            return 0, 1
+        self.metrics.archive_day(day)
+        log.info("the %s archive of %s for %s is ready", day.resource_type, day.account_sid, day.day)
+        return 1, 1
 
     # -- POST /twilio/events --------------------------------------------------------------------------------
 
     async def events(self, request: web.Request) -> web.Response:
-        return await self._receive(request, "events", self._stream_events)
+        return await self._receive(request, "events", self._stream_events, self._commit_events)
 
-    async def _stream_events(self, request: web.Request, body: bytes) -> list[Event]:
+    def _stream_events(self, request: web.Request, body: bytes) -> list[Event]:
         sent = request.headers.get(SIGNATURE_HEADER)
         if not sent:
             raise Rejected(403, UNSIGNED, "no X-Twilio-Signature")
         url = self.called_url(request)
         if not signature.body_hash_matches(url, body):
             raise Rejected(403, BAD_SIGNATURE, "bodySHA256 is missing or does not match the body")
-        try:
-            items = cloud_events(body)
-        except Malformed as error:
-            raise Rejected(400, MALFORMED, str(error)) from error
+        items = cloud_events(body)
         accounts = event_accounts(items)
         tokens = [token for token in map(self.directory.token, accounts) if token]
         if not tokens:
@@ -179,21 +227,33 @@ class Receiver:
         if not any(signature.valid(token, url, (), sent) for token in tokens):
             raise Rejected(403, BAD_SIGNATURE, f"signature does not match at {url}")
         now = time.time()
-        try:
-            return [stream_event(item, now) for item in items]
-        except Malformed as error:
-            raise Rejected(400, MALFORMED, str(error)) from error
+        return [stream_event(item, now) for item in items]
+
+    async def _commit_events(self, events: Sequence[Event]) -> tuple[int, int]:
+        result = await self.committer.submit(events)
+        return len(result.stored), len(events)
 
     # -- shared path: check, commit, answer ---------------------------------------------------------------
 
-    async def _receive(self, request: web.Request, endpoint: str, parse: Any) -> web.Response:
+    async def _receive(
+        self,
+        request: web.Request,
+        endpoint: str,
+        parse: Callable[[web.Request, bytes], T],
+        commit: Callable[[T], Awaitable[tuple[int, int]]],
+    ) -> web.Response:
+        """``parse`` checks and reads the request (raising Rejected or Malformed); ``commit`` stores it and
+        says how many of the deliveries it held were new, and how many there were."""
         try:
             body = await self._body(request)
-            events: Sequence[Event] = await parse(request, body)
+            try:
+                parsed = parse(request, body)
+            except Malformed as error:
+                raise Rejected(400, MALFORMED, str(error)) from error
             if not self.store_started:
                 raise Rejected(503, UNAVAILABLE, "the database is not connected yet")
             try:
-                result = await self.committer.submit(events)
+                stored, received = await commit(parsed)
             except StoreUnavailable as error:
                 self.metrics.db_up.set(0)
                 self.outages.note(time.time())
@@ -210,11 +270,10 @@ class Receiver:
                 rejected,
             )
             return web.Response(status=rejected.status, text=f"{rejected.reason}\n")
-        stored = len(result.stored)
         if stored:
             self.metrics.stored[endpoint].inc(stored)
-        if stored < len(events):
-            self.metrics.duplicates[endpoint].inc(len(events) - stored)
+        if stored < received:
+            self.metrics.duplicates[endpoint].inc(received - stored)
         # Twilio needs no body; an empty TwiML-free 204 would do too, but 200 is what its docs show.
         return web.Response(status=200)
 
@@ -244,6 +303,25 @@ class Receiver:
                 ],
             }
         )
+
+    async def usage_alerts(self, request: web.Request) -> web.Response:
+        return await self._listing(request, "usageAlerts", self.store.usage_alerts, usage_alert_record)
+
+    async def archive_days(self, request: web.Request) -> web.Response:
+        return await self._listing(request, "archiveDays", self.store.archive_days, archive_day_record)
+
+    async def _listing(
+        self,
+        request: web.Request,
+        key: str,
+        load: Callable[[int], Awaitable[list[T]]],
+        form: Callable[[T, Directory], dict[str, Any]],
+    ) -> web.Response:
+        try:
+            found = await load(_limit(request))
+        except StoreUnavailable:
+            return web.json_response({"error": "database unavailable"}, status=503)
+        return web.json_response({key: [form(item, self.directory) for item in found]})
 
     async def _summary(self) -> dict[str, Any]:
         return await summary(self.store, self.directory)
@@ -279,6 +357,12 @@ class Receiver:
             return web.Response(status=503, text="database unreachable\n")
         self.metrics.db_up.set(1)
         return web.Response(text="ok\n")
+
+
+def _limit(request: web.Request) -> int:
+    """``?limit=N`` (1 to API_LIMIT; anything else, the most)."""
+    text = request.query.get("limit", "")
+    return min(int(text), API_LIMIT) if text.isdigit() and int(text) > 0 else API_LIMIT
 
 
 def _first(value: str | None) -> str | None:

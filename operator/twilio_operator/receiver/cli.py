@@ -1,4 +1,5 @@
-"""`twilio-operator receiver [flags]` and `twilio-operator receiver export ...` (argparse only at import)."""
+"""`twilio-operator receiver [flags]`, `... receiver export ...` and `... receiver archive fetch|list ...`
+(argparse only at import)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,30 @@ def add_parser(commands: Any) -> None:
     export.add_argument("--since", default=None, help="only messages first seen at or after this ISO time")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.set_defaults(func=_export)
+    archive = sub.add_parser("archive", help="Twilio's daily message archives (BulkExports) in the store")
+    days = archive.add_subparsers(dest="archive_command", required=True)
+    fetch = days.add_parser(
+        "fetch", help="read a day's archive of each account into the store (final statuses of lost callbacks)"
+    )
+    fetch.add_argument(
+        "--day", required=True, help="the day, YYYY-MM-DD (UTC); ready some hours after it ends"
+    )
+    fetch.add_argument(
+        "--account",
+        dest="accounts",
+        action="append",
+        default=[],
+        metavar="AC...",
+        help="an account SID (repeatable); default: every account with a credentials Secret",
+    )
+    fetch.add_argument("--database", dest="archive_database", default=None, help="database URL")
+    fetch.add_argument(
+        "--namespace", dest="archive_namespace", default=None, help="of the credentials Secrets"
+    )
+    fetch.set_defaults(func=_archive_fetch)
+    listing = days.add_parser("list", help="the days Twilio reported ready, and which were fetched")
+    listing.add_argument("--database", dest="archive_database", default=None, help="database URL")
+    listing.set_defaults(func=_archive_list)
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
@@ -96,3 +121,49 @@ def _export(args: argparse.Namespace) -> int:
         return 1
     print(f"{count} messages", file=sys.stderr)
     return 0
+
+
+def _archive_fetch(args: argparse.Namespace) -> int:
+    from .archive_commands import fetch
+    from .parse import ACCOUNT_SID, Malformed, calendar_day
+
+    try:
+        day = calendar_day(args.day)
+    except Malformed as error:
+        return _refuse("archive fetch", f"--day: {error}")
+    for account in args.accounts:
+        if not ACCOUNT_SID.match(account):
+            return _refuse("archive fetch", f"--account {account!r} is not an account SID")
+    settings = _settings(args, database=args.archive_database, namespace=args.archive_namespace)
+    if settings is None:
+        return 2
+    return _run_archive("archive fetch", fetch(settings, day, list(dict.fromkeys(args.accounts))))
+
+
+def _archive_list(args: argparse.Namespace) -> int:
+    from .archive_commands import list_days
+
+    settings = _settings(args, database=args.archive_database)
+    if settings is None:
+        return 2
+    return _run_archive("archive list", list_days(settings))
+
+
+def _run_archive(name: str, main: Coroutine[Any, Any, int]) -> int:
+    """A configuration that cannot work exits 2; a database or Twilio that fails, 1; each said in a line."""
+    from .archives import ArchiveError
+    from .settings import ReceiverConfigurationError
+    from .store.base import StoreUnavailable
+
+    try:
+        return asyncio.run(main)
+    except ReceiverConfigurationError as error:
+        return _refuse(name, str(error))
+    except (ArchiveError, StoreUnavailable) as error:
+        print(f"twilio-operator receiver {name}: {error}", file=sys.stderr)
+        return 1
+
+
+def _refuse(name: str, reason: str) -> int:
+    print(f"twilio-operator receiver {name}: {reason}", file=sys.stderr)
+    return 2

@@ -43,7 +43,7 @@ class Watch:
         pause = 1.0
         while True:
             try:
-                version = await self._list()
+                version = await self.list()
                 pause = 1.0
                 await self._watch(version)
             except KubeError as error:
@@ -51,7 +51,8 @@ class Watch:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, MAX_PAUSE)
 
-    async def _list(self) -> str:
+    async def list(self) -> str:
+        """List the objects once (``objects`` and ``changed`` follow); return the list's resourceVersion."""
         body = await self.kube.request("GET", self.path, params=self.params)
         self.objects = {item["metadata"]["name"]: item for item in body.get("items") or []}
         self.changed(self.objects)

@@ -1,21 +1,29 @@
 """The receiver's Prometheus metrics, in a registry of its own.
 
-Label values are object names (TwilioSubaccount, MessagingService), statuses, error codes and fixed reason
-words: never a phone number, a body, a SID or a token. Error codes past ``MAX_ERROR_CODES`` distinct ones
-fold into ``other``, so a flood of odd codes cannot grow the series without bound.
+Label values are object names (TwilioSubaccount, MessagingService, the operator's usage alerts), statuses,
+error codes, usage categories and fixed reason words: never a phone number, a body, a SID or a token. Error
+codes, alert names and categories past a few hundred distinct ones fold into ``other``, so a flood of odd
+values cannot grow the series without bound; an alert name that cannot be an object's name is ``unknown``.
 """
 
 from __future__ import annotations
 
+import re
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 
 from .. import __version__
-from .directory import Directory
-from .store.model import CommitResult, latency
+from .directory import UNKNOWN, Directory
+from .parse import WORD
+from .store.model import ArchiveDay, CommitResult, UsageAlert, latency
 
 PREFIX = "twilio_receiver"
 MAX_ERROR_CODES = 200
+MAX_ALERTS = 200
+MAX_CATEGORIES = 200
 OTHER = "other"
+# The operator names a usage trigger's callback after its alert: a DNS label of at most 40 characters.
+ALERT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 
 # Why a request was refused (the `reason` label of callbacks_rejected_total).
 UNSIGNED = "unsigned"
@@ -25,7 +33,25 @@ MALFORMED = "malformed"
 TOO_LARGE = "too_large"
 UNAVAILABLE = "unavailable"  # the database did not commit: 503, Twilio retries once
 REJECT_REASONS = (UNSIGNED, BAD_SIGNATURE, UNKNOWN_ACCOUNT, MALFORMED, TOO_LARGE, UNAVAILABLE)
-ENDPOINTS = ("status", "events")
+ENDPOINTS = ("status", "events", "usage", "archives")
+
+
+class BoundedLabel:
+    """Label values as they come, the first ``limit`` distinct ones; later ones are ``other``, and one that
+    does not match ``pattern`` is ``unknown``."""
+
+    def __init__(self, limit: int, pattern: re.Pattern[str] | None = None) -> None:
+        self.limit = limit
+        self.pattern = pattern
+        self._seen: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        if self.pattern is not None and not self.pattern.match(value):
+            return UNKNOWN
+        if value in self._seen or len(self._seen) < self.limit:
+            self._seen.add(value)
+            return value
+        return OTHER
 
 
 class ReceiverMetrics:
@@ -90,11 +116,25 @@ class ReceiverMetrics:
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
             registry=r,
         )
+        self.usage_alerts = Counter(
+            f"{PREFIX}_usage_alerts_total",
+            "Usage triggers fired (each firing once), by subaccount, alert name and usage category.",
+            ["subaccount", "alert", "category"],
+            registry=r,
+        )
+        self.archive_days = Counter(
+            f"{PREFIX}_archive_days_total",
+            "Days whose message archive Twilio reported ready (each day once).",
+            ["subaccount"],
+            registry=r,
+        )
         self.db_up = Gauge(f"{PREFIX}_db_up", "1 when the last database operation succeeded.", registry=r)
         self.accounts = Gauge(
             f"{PREFIX}_credentials_accounts", "Accounts whose auth token the receiver holds.", registry=r
         )
-        self._codes: set[str] = set()
+        self._codes = BoundedLabel(MAX_ERROR_CODES)
+        self._alerts = BoundedLabel(MAX_ALERTS, ALERT_NAME)
+        self._categories = BoundedLabel(MAX_CATEGORIES, WORD)
         # Labelled children looked up once: .labels() takes a lock and builds a key on every call, and these
         # two are touched on every request.
         self.stored = {endpoint: self.callbacks.labels(endpoint, "stored") for endpoint in ENDPOINTS}
@@ -104,11 +144,18 @@ class ReceiverMetrics:
                 self.rejected.labels(endpoint, reason)
 
     def error_label(self, code: int) -> str:
-        text = str(code)
-        if text in self._codes or len(self._codes) < MAX_ERROR_CODES:
-            self._codes.add(text)
-            return text
-        return OTHER
+        return self._codes(str(code))
+
+    def usage_alert(self, alert: UsageAlert) -> None:
+        """A firing stored for the first time."""
+        subaccount = self.directory.subaccount(alert.account_sid)
+        self.usage_alerts.labels(
+            subaccount, self._alerts(alert.alert), self._categories(alert.usage_category)
+        ).inc()
+
+    def archive_day(self, day: ArchiveDay) -> None:
+        """A day reported ready for the first time."""
+        self.archive_days.labels(self.directory.subaccount(day.account_sid)).inc()
 
     def committed(self, result: CommitResult, seconds: float, size: int) -> None:
         self.db_up.set(1)

@@ -102,5 +102,26 @@ def render(summary: dict[str, Any]) -> str:
         parts.append("</table>")
     else:
         parts.append("<p class=muted>None.</p>")
+    parts.extend(_usage_alerts(summary["recentUsageAlerts"]))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _usage_alerts(alerts: list[dict[str, Any]]) -> list[str]:
+    parts = ["<h2>Usage alerts fired</h2>"]
+    if not alerts:
+        return [*parts, "<p class=muted>None.</p>"]
+    parts.append(
+        "<table id=usage-alerts><tr><th class=l>alert</th><th class=l>subaccount</th>"
+        "<th class=l>usage category</th><th>threshold</th><th>value</th><th class=l>fired</th></tr>"
+    )
+    for alert in alerts:
+        name, fired = escape(alert["alert"] or "-"), escape(alert["dateFired"] or "")
+        parts.append(
+            f'<tr data-trigger="{escape(alert["triggerSid"])}"><td class=l>{name}</td>'
+            f"<td class=l>{escape(alert['subaccount'])}</td><td class=l>{escape(alert['usageCategory'])}</td>"
+            f"<td>{escape(alert['triggerBy'])} {alert['triggerValue']:g}</td>"
+            f"<td class=bad>{alert['currentValue']:g}</td><td class=l>{fired}</td></tr>"
+        )
+    parts.append("</table>")
+    return parts

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
+import math
 import re
 import urllib.parse
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
-from .store.model import Event
+from .store.model import ArchiveDay, Event, UsageAlert
 
 ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
 MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-f]{32}$")
 SERVICE_SID = re.compile(r"^MG[0-9a-f]{32}$")
 STATUS = re.compile(r"^[a-z_]{1,32}$")
+TRIGGER_SID = re.compile(r"^UT[0-9a-f]{32}$")
+# Twilio's usage categories (sms, sms-outbound, totalprice, calls-inbound-tollfree, ...) and trigger fields.
+WORD = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+RESOURCE_TYPE = re.compile(r"^[A-Za-z]{1,64}$")
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MESSAGE_EVENT_PREFIX = "com.twilio.messaging.message."
 INBOUND_EVENT = "com.twilio.messaging.inbound-message.received"
 MAX_FIELD = 2048
@@ -146,4 +154,78 @@ def stream_event(item: dict[str, Any], received_at: float) -> Event:
         from_number=from_number if isinstance(from_number, str) and from_number else None,
         to_number=to_number if isinstance(to_number, str) and to_number else None,
         type=kind,
+    )
+
+
+def _word(fields: dict[str, str], name: str, pattern: re.Pattern[str] = WORD, required: bool = True) -> str:
+    value = fields.get(name, "")
+    if (value or required) and not pattern.match(value):
+        raise Malformed(f"{name} is missing or not a word")
+    return value
+
+
+def _number(fields: dict[str, str], name: str) -> float:
+    try:
+        value = float(fields.get(name, ""))
+    except ValueError as error:
+        raise Malformed(f"{name} is not a number") from error
+    if not math.isfinite(value):
+        raise Malformed(f"{name} is not a number")
+    return value
+
+
+def usage_alert(params: Sequence[tuple[str, str]], alert: str, received_at: float) -> UsageAlert:
+    """A usage trigger's callback. ``alert`` is the callback URL's `alert` query parameter."""
+    fields = dict(params)
+    if any(len(value) > MAX_FIELD for _, value in params) or len(alert) > MAX_FIELD:
+        raise Malformed("a field is too long")
+    account = _optional_sid(fields.get("AccountSid"), ACCOUNT_SID, "AccountSid")
+    trigger = _optional_sid(fields.get("UsageTriggerSid"), TRIGGER_SID, "UsageTriggerSid")
+    if account is None or trigger is None:
+        raise Malformed("AccountSid and UsageTriggerSid are required")
+    try:
+        fired = email.utils.parsedate_to_datetime(fields.get("DateFired", "")).timestamp()
+    except (TypeError, ValueError) as error:
+        raise Malformed("DateFired is not an RFC 2822 date") from error
+    return UsageAlert(
+        trigger_sid=trigger,
+        date_fired=fired,
+        account_sid=account,
+        alert=alert,
+        usage_category=_word(fields, "UsageCategory"),
+        trigger_by=_word(fields, "TriggerBy"),
+        trigger_value=_number(fields, "TriggerValue"),
+        current_value=_number(fields, "CurrentValue"),
+        recurring=_word(fields, "Recurring", required=False),
+        received_at=received_at,
+    )
+
+
+def calendar_day(value: str) -> str:
+    """A day as BulkExports names it (YYYY-MM-DD), checked to be one."""
+    try:
+        if DAY.match(value):
+            date.fromisoformat(value)
+            return value
+    except ValueError:
+        pass
+    raise Malformed("not a day such as 2026-01-31")
+
+
+def archive_notice(params: Sequence[tuple[str, str]], received_at: float) -> ArchiveDay:
+    """A BulkExports webhook: the day's archive of one resource type is ready."""
+    fields = dict(params)
+    account = _optional_sid(fields.get("AccountSid"), ACCOUNT_SID, "AccountSid")
+    if account is None:
+        raise Malformed("AccountSid is required")
+    day = calendar_day(fields.get("Day", ""))
+    size = fields.get("Size", "")
+    if size and not (size.isdigit() and len(size) < 19):
+        raise Malformed("Size is not a number of bytes")
+    return ArchiveDay(
+        account_sid=account,
+        resource_type=_word(fields, "ResourceType", RESOURCE_TYPE),
+        day=day,
+        size=int(size) if size else None,
+        notified_at=received_at,
     )

@@ -22,6 +22,7 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,7 @@ import aiohttp
 from .committer import Committer
 from .directory import Directory
 from .metrics import ReceiverMetrics
-from .parse import Malformed, error_code
+from .parse import MESSAGE_SID, Malformed, error_code
 from .statuses import UNKNOWN_RANK, rank
 from .store.base import Store, StoreUnavailable
 from .store.model import Event, Message
@@ -153,18 +154,8 @@ class Repairer:
             if listed is None:
                 self.outages.note(since)  # Twilio did not answer in full: try again next pass
                 continue
-            known = await self.store.ranks([str(body["sid"]) for body in listed])
-            events = []
-            for body in listed:
-                try:
-                    event = repair_event(str(body["sid"]), account_sid, body)
-                except Malformed:
-                    continue
-                if rank(event.status or "") > known.get(event.message_sid or "", UNKNOWN_RANK - 1):
-                    events.append(event)
+            events, known = await commit_forward(self.store, self.committer, account_sid, listed, "repair")
             subaccount = self.directory.subaccount(account_sid)
-            for start in range(0, len(events), CATCH_UP_PAGE):
-                await self.committer.submit(events[start : start + CATCH_UP_PAGE])
             for event in events:
                 result = "discovered" if event.message_sid not in known else "updated"
                 self.metrics.repairs.labels(subaccount, result).inc()
@@ -250,8 +241,33 @@ class Repairer:
         return "updated"
 
 
-def repair_event(sid: str, account_sid: str, body: object) -> Event:
-    """A `repair` event from Twilio's message resource (a fetch, or an entry of a list)."""
+async def commit_forward(
+    store: Store, committer: Committer, account_sid: str, listed: Sequence[object], source: str
+) -> tuple[list[Event], dict[str, int]]:
+    """Commit what Twilio's records of messages (a list's entries, an archive's lines) say about those the
+    store lacks or has behind, as ``source`` events; return those events, and how far the messages had
+    progressed in the store before."""
+    sids = [body["sid"] for body in listed if isinstance(body, dict) and isinstance(body.get("sid"), str)]
+    known = await store.ranks(sids)
+    events = []
+    for body in listed:
+        sid = body.get("sid") if isinstance(body, dict) else None
+        try:
+            event = repair_event(str(sid), account_sid, body, source)
+        except Malformed:
+            continue
+        if rank(event.status or "") > known.get(event.message_sid or "", UNKNOWN_RANK - 1):
+            events.append(event)
+    for start in range(0, len(events), CATCH_UP_PAGE):
+        await committer.submit(events[start : start + CATCH_UP_PAGE])
+    return events, known
+
+
+def repair_event(sid: str, account_sid: str, body: object, source: str = "repair") -> Event:
+    """A `repair` (or other ``source``) event from Twilio's message resource: a fetch, an entry of a list,
+    a line of a day's archive."""
+    if not MESSAGE_SID.match(sid):
+        raise Malformed("the message resource has no SID")
     if not isinstance(body, dict) or not isinstance(body.get("status"), str):
         raise Malformed("no status in the message resource")
     status = body["status"].lower()
@@ -259,8 +275,8 @@ def repair_event(sid: str, account_sid: str, body: object) -> Event:
     service = body.get("messaging_service_sid")
     sender, to = body.get("from"), body.get("to")
     return Event(
-        dedupe_key=f"repair:{sid}:{status}:{code or ''}",
-        source="repair",
+        dedupe_key=f"{source}:{sid}:{status}:{code or ''}",
+        source=source,
         account_sid=account_sid,
         message_sid=sid,
         status=status,

@@ -65,6 +65,24 @@ def connection() -> kopf.ConnectionInfo | None:
     return info
 
 
+def kube_access(settings: ReceiverSettings) -> tuple[KubeClient, str]:
+    """A client of the API server, logged in as the pod's service account (else from KUBECONFIG), and the
+    namespace whose credentials Secrets and objects the receiver reads. Create it inside the running loop."""
+    info = connection()
+    if info is None:
+        raise ReceiverConfigurationError(
+            "no Kubernetes credentials (in-cluster service account or KUBECONFIG): the receiver reads the "
+            "subaccounts' auth tokens from their credentials Secrets"
+        )
+    namespace = settings.namespace or info.default_namespace
+    if not namespace:
+        raise ReceiverConfigurationError("set --namespace (TWILIO_RECEIVER_NAMESPACE)")
+    credentials = Credentials()
+    # Logged in again, the same way, when the API server refuses an expired service-account token.
+    credentials.update(info, connection)
+    return KubeClient(credentials), namespace
+
+
 async def connect_store(store: Store, receiver: Receiver, metrics: ReceiverMetrics) -> None:
     pause = 0.5
     while True:
@@ -111,25 +129,12 @@ async def serve(settings: ReceiverSettings) -> None:
         max_body=settings.max_body,
         outages=outages,
     )
-    info = connection()
-    if info is None:
-        raise ReceiverConfigurationError(
-            "no Kubernetes credentials (in-cluster service account or KUBECONFIG): the receiver reads the "
-            "subaccounts' auth tokens from their credentials Secrets"
-        )
-    namespace = settings.namespace or info.default_namespace
-    if not namespace:
-        raise ReceiverConfigurationError("set --namespace (TWILIO_RECEIVER_NAMESPACE)")
-
+    kube, namespace = kube_access(settings)
     runner = web.AppRunner(receiver.application(), access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     log.info("listening on %s:%d, credentials from namespace %s", host, port, namespace)
 
-    credentials = Credentials()
-    # Logged in again, the same way, when the API server refuses an expired service-account token.
-    credentials.update(info, connection)
-    kube = KubeClient(credentials)
     sources = NamespaceSources(kube, namespace, directory)
     receiver.credentials_loaded = sources.credentials_loaded
     sources.start()

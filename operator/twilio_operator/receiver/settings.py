@@ -57,7 +57,9 @@ class ReceiverSettings(BaseSettings):
     )
     commit_batch: int = Field(default=512, ge=1, description="Callbacks committed together, at most.")
     api_base_url: str | None = Field(
-        default=None, description="Twilio API base URL for repair fetches (default https://api.twilio.com)."
+        default=None,
+        description="One base URL for every Twilio host the receiver calls (repair and archive fetches): an "
+        "emulator or a recording proxy, given the Twilio host in Host. Default: Twilio's own hosts.",
     )
     request_timeout: float = Field(default=15.0, gt=0, description="Timeout of one Twilio fetch, seconds.")
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")

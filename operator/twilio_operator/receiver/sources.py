@@ -67,6 +67,11 @@ class NamespaceSources:
     def start(self) -> None:
         self._tasks = [asyncio.create_task(watch.run(), name=f"watch {watch.path}") for watch in self.watches]
 
+    async def list_once(self) -> None:
+        """Fill the directory from one listing of each kind, without watching (a one-off command);
+        raises KubeError when the API server refuses."""
+        await asyncio.gather(*(watch.list() for watch in self.watches))
+
     def credentials_loaded(self) -> bool:
         return self.watches[0].synced.is_set()
 

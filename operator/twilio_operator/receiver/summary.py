@@ -1,4 +1,5 @@
-"""The delivery summary behind the page (`GET /`) and `GET /api/summary`: one computation for both."""
+"""The delivery summary behind the page (`GET /`) and `GET /api/summary`: one computation for both; and
+the API's form of usage alerts and archive days."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from .directory import Directory
 from .statuses import describe_error
 from .store.base import LATENCIES, RECENT_FAILURES, TOP_ERRORS, WINDOW_COUNTS, Store
-from .store.model import message_from_row
+from .store.model import ArchiveDay, UsageAlert, message_from_row
 
 WINDOWS = {"hour": 3600, "day": 86400}
 COUNTED = ("delivered", "undelivered", "failed")
@@ -19,6 +20,7 @@ COUNTED = ("delivered", "undelivered", "failed")
 LATENCY_SAMPLE = 20_000
 TOP_ERRORS_SHOWN = 5
 RECENT_FAILURES_SHOWN = 10
+USAGE_ALERTS_SHOWN = 10
 
 
 def iso(moment: float | None) -> str | None:
@@ -97,7 +99,42 @@ async def summary(store: Store, directory: Directory, now: float | None = None) 
             }
         )
     ordered = sorted(groups.values(), key=lambda g: (g["subaccount"], g["service"], g["serviceSid"] or ""))
-    return {"generatedAt": iso(now), "groups": ordered, "recentFailures": failures}
+    alerts = [usage_alert_record(a, directory) for a in await store.usage_alerts(USAGE_ALERTS_SHOWN)]
+    return {
+        "generatedAt": iso(now),
+        "groups": ordered,
+        "recentFailures": failures,
+        "recentUsageAlerts": alerts,
+    }
+
+
+def usage_alert_record(alert: UsageAlert, directory: Directory) -> dict[str, Any]:
+    return {
+        "accountSid": alert.account_sid,
+        "subaccount": directory.subaccount(alert.account_sid),
+        "alert": alert.alert,
+        "triggerSid": alert.trigger_sid,
+        "usageCategory": alert.usage_category,
+        "triggerBy": alert.trigger_by,
+        "triggerValue": alert.trigger_value,
+        "currentValue": alert.current_value,
+        "recurring": alert.recurring,
+        "dateFired": iso(alert.date_fired),
+        "receivedAt": iso(alert.received_at),
+    }
+
+
+def archive_day_record(day: ArchiveDay, directory: Directory) -> dict[str, Any]:
+    return {
+        "accountSid": day.account_sid,
+        "subaccount": directory.subaccount(day.account_sid),
+        "resourceType": day.resource_type,
+        "day": day.day,
+        "size": day.size,
+        "notifiedAt": iso(day.notified_at),
+        "fetchedAt": iso(day.fetched_at),
+        "messages": day.messages,
+    }
 
 
 def _empty() -> dict[str, Any]:

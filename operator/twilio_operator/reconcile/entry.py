@@ -56,6 +56,9 @@ class KindEntry(Generic[S, T, D]):
     reads_secrets: bool = False
     # When other kinds refer to this kind's objects by name: what they need to know of each.
     followed: Followed[Any] | None = None
+    # Called with every version of every object the watch delivers (gone: it was deleted), for what is
+    # derived from objects as they are (per-object metrics).
+    watched: Callable[[Mapping[str, Any], bool], None] | None = None
 
     def deletion_policy(self, spec: Mapping[str, Any]) -> str:
         """From the raw spec (kopf's filters see the raw body); the models default the same way."""

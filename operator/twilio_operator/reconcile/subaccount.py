@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .. import GROUP, VERSION
+from .. import GROUP, VERSION, metrics
 from ..api.kinds import SUBACCOUNT
 from ..api.subaccount import TwilioSubaccountSpec, TwilioSubaccountStatus
 from ..kube import events
@@ -17,8 +18,10 @@ from ..twilio.observed import Observed
 from ..twilio.services import Services as MessagingServices
 from . import conditions as c
 from .entry import KindEntry, Services
-from .indexes import Followed, referrers
+from .indexes import Followed, Reference, referrers
 from .model import CREATE_PENDING, EXTERNAL_NAME, Journal, ManagedKind, Outcome, Resource
+from .usage import Findings, SubaccountUsage
+from .webhooks import INGRESSES
 
 SUSPEND_POLICIES = {"Suspend": "suspended", "Close": "closed"}
 
@@ -55,12 +58,63 @@ def view(body: Mapping[str, Any]) -> SubaccountView:
 SUBACCOUNTS = Followed(GROUP, VERSION, SUBACCOUNT.plural, view)
 
 
+def ingress_names(spec: TwilioSubaccountSpec) -> set[str]:
+    """Names of the Ingresses the usage callback and the archives' webhook are resolved from."""
+    hooks = [
+        spec.usage_callback,
+        spec.archives.messages.webhook if spec.archives and spec.archives.messages else None,
+    ]
+    return {hook.ingress_ref.name for hook in hooks if hook is not None and hook.ingress_ref is not None}
+
+
+def figures(body: Mapping[str, Any], gone: bool) -> None:
+    """The subaccount's usage gauges, from its status as the watch delivers it."""
+    meta = body.get("metadata") or {}
+    namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+    status = body.get("status") or {}
+    usage = status.get("usage")
+    if gone or not isinstance(usage, dict):
+        metrics.SUBACCOUNT_USAGE.observe(namespace, name, None)
+        return
+    fired: dict[str, float] = {}
+    for alert in status.get("usageAlerts") or []:
+        moment = _timestamp(alert.get("dateFired"))
+        if moment is not None:
+            fired[str(alert.get("name"))] = moment
+    counts = {
+        category: int(usage.get(field) or 0)
+        for field, category in (
+            ("smsOutbound", "sms-outbound"),
+            ("smsInbound", "sms-inbound"),
+            ("mmsOutbound", "mms-outbound"),
+            ("mmsInbound", "mms-inbound"),
+        )
+    }
+    try:
+        spend = float(usage.get("totalPrice") or 0)
+    except ValueError:
+        spend = 0.0
+    metrics.SUBACCOUNT_USAGE.observe(
+        namespace, name, metrics.SubaccountFigures(counts, spend, str(usage.get("priceUnit") or ""), fired)
+    )
+
+
+def _timestamp(value: object) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
 class SubaccountKind(ManagedKind[TwilioSubaccountSpec, TwilioSubaccountStatus, DesiredAccount]):
     def __init__(self, services: Services) -> None:
         self.services = services
         self.gw = services.gateway
         self.kube = services.kube
         self.accounts = Accounts(self.gw)
+        self.usage = SubaccountUsage(self.gw, services.settings, services.directory(INGRESSES))
 
     def _recorded(self, resource: Subaccount) -> set[str]:
         """The accounts the keys and services that name this object record in their status. Only the
@@ -113,13 +167,30 @@ class SubaccountKind(ManagedKind[TwilioSubaccountSpec, TwilioSubaccountStatus, D
                 message,
                 ready=c.Cond.false(c.UNAVAILABLE, message),
                 synced=c.Cond.false(c.SUBACCOUNT_CLOSED, message),
-                status=self._status(observed, None, resource.status.default_messaging_service_sid),
+                status=self._status(
+                    observed, None, self._kept(resource), resource.status.default_messaging_service_sid
+                ),
             )
         return None
 
+    def deadline(self, status: TwilioSubaccountStatus) -> datetime.datetime | None:
+        """When this month's usage is due again. Only while passes succeed: a closed account's pass stops
+        before the usage read, and a failing one retries on its own backoff (a deadline already past would
+        otherwise bring a pass with every status write)."""
+        synced = any(cond.type == c.SYNCED and cond.status == "True" for cond in status.conditions)
+        if status.state == "closed" or not synced:
+            return None
+        return self.usage.deadline(status)
+
+    @staticmethod
+    def _kept(resource: Subaccount) -> Findings:
+        """The usage fields as they are (a pass that does not get to the usage steps keeps them)."""
+        status = resource.status
+        return Findings(status.usage, status.usage_as_of, status.usage_alerts, status.archives)
+
     @staticmethod
     def _status(
-        observed: Observed, exported: str | None, default_service: str | None = None
+        observed: Observed, exported: str | None, found: Findings, default_service: str | None
     ) -> TwilioSubaccountStatus:
         return TwilioSubaccountStatus(
             state=observed.data["status"],
@@ -127,6 +198,10 @@ class SubaccountKind(ManagedKind[TwilioSubaccountSpec, TwilioSubaccountStatus, D
             owner_account_sid=observed.data["owner_account_sid"],
             credentials_secret_name=exported,
             default_messaging_service_sid=default_service,
+            usage=found.usage,
+            usage_as_of=found.usage_as_of,
+            usage_alerts=found.alerts,
+            archives=found.archives,
         )
 
     async def _default_service(self, resource: Subaccount, observed: Observed) -> str | None:
@@ -151,13 +226,28 @@ class SubaccountKind(ManagedKind[TwilioSubaccountSpec, TwilioSubaccountStatus, D
             self.gw.remember_token(observed.sid, token)
         default = await self._default_service(resource, observed)
         ref = resource.spec.credentials_secret_ref
-        if ref is None or not token:
-            return observed, self._status(observed, None, default)
+        exported = ref.name if ref is not None and token else None
+        if ref is not None and token:
+            await self._export(resource, observed, ref.name, token, default)
+        found = await self.usage.run(resource, observed.sid, observed.data["status"])
+        status = self._status(observed, exported, found, default)
+        if found.problems:
+            reason = found.problems[0][0]
+            message = "; ".join(text for _, text in found.problems)
+            raise Outcome(
+                message, ready=c.Cond.true(c.AVAILABLE), synced=c.Cond.false(reason, message), status=status
+            )
+        return observed, status
+
+    async def _export(
+        self, resource: Subaccount, observed: Observed, secret: str, token: str, default: str | None
+    ) -> None:
+        """The subaccount's credentials in the Secret spec.credentialsSecretRef names."""
         try:
             await write_owned(
                 self.kube,
                 resource.namespace,
-                ref.name,
+                secret,
                 {"TWILIO_ACCOUNT_SID": observed.sid, "TWILIO_AUTH_TOKEN": token},
                 resource.body,
                 labels={"twilio.operator.dev/subaccount": resource.name},
@@ -167,9 +257,8 @@ class SubaccountKind(ManagedKind[TwilioSubaccountSpec, TwilioSubaccountStatus, D
                 str(conflict),
                 ready=c.Cond.true(c.AVAILABLE),
                 synced=c.Cond.false(c.SECRET_CONFLICT, str(conflict)),
-                status=self._status(observed, None, default),
+                status=self._status(observed, None, self._kept(resource), default),
             ) from None
-        return observed, self._status(observed, ref.name, default)
 
     async def delete(self, resource: Subaccount, sid: str, policy: str) -> None:
         target = SUSPEND_POLICIES.get(policy)
@@ -189,6 +278,8 @@ ENTRY = KindEntry(
     plug=SubaccountKind,
     default_deletion_policy="Orphan",
     acting_deletion_policies=frozenset(SUSPEND_POLICIES),
+    references=(Reference(INGRESSES, ingress_names),),
     owns_secrets=True,
     followed=SUBACCOUNTS,
+    watched=figures,
 )

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import demo_delivery
+from . import demo_delivery, demo_usage
 from .kubectl import Kubectl
 from .processes import OperatorProcess, SandboxProcess, wait_for
 from .receiver import ReceiverProcess
@@ -93,7 +93,9 @@ def main(examples: Path, timeout: float, wait: bool | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="twilio-operator-demo-") as tmp:
         workdir = Path(tmp)
         sandbox = SandboxProcess(workdir / "sandbox")
-        operator = OperatorProcess(sandbox, workdir)
+        operator = OperatorProcess(
+            sandbox, workdir, {"TWILIO_OPERATOR_USAGE_INTERVAL": demo_usage.USAGE_INTERVAL}
+        )
         receiver: ReceiverProcess | None = None
         try:
             print("starting the sandbox (Kubernetes API and Twilio API emulators)...")
@@ -155,7 +157,8 @@ def main(examples: Path, timeout: float, wait: bool | None = None) -> int:
             if secrets:
                 print("\nSecrets written by the operator (values not shown): " + ", ".join(secrets))
             if any(o["kind"] == "MessagingService" for o in listed()):
-                receiver = demo_delivery.run(sandbox, kubectl, workdir, listed())
+                receiver, traffic, namespace = demo_delivery.run(sandbox, kubectl, workdir, listed())
+                demo_usage.run(kubectl, traffic, listed(), namespace, receiver.url)
             print("\ndemo succeeded")
             if receiver is not None and (sys.stdin.isatty() if wait is None else wait):
                 with contextlib.suppress(KeyboardInterrupt, EOFError):

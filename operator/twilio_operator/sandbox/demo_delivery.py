@@ -49,8 +49,9 @@ def _page_numbers(receiver: ReceiverProcess) -> Counter[str]:
 
 def run(
     sandbox: SandboxProcess, kubectl: Kubectl, workdir: Path, objects: list[dict[str, Any]]
-) -> ReceiverProcess:
-    """Start the receiver, send the messages, wait until the page matches; return the running receiver."""
+) -> tuple[ReceiverProcess, Traffic, str]:
+    """Start the receiver, send the messages, wait until the page matches; return the running receiver, the
+    traffic client and the namespace."""
     service = next(
         o for o in objects if o["kind"] == "MessagingService" and (o.get("status") or {}).get("sid")
     )
@@ -111,7 +112,7 @@ def run(
         f"{truth['failed']} failed; {lost} callbacks were lost on the way, and the receiver fetched those."
     )
     print(f"the page shows the same numbers: {receiver.url}/  (API: {receiver.url}/api/summary)")
-    return receiver
+    return receiver, traffic, namespace
 
 
 def _text(url: str) -> str:

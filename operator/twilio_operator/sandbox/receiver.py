@@ -41,10 +41,10 @@ class ReceiverProcess:
     def log_path(self) -> Path:
         return self.log_dir / f"receiver-{self.runs}.log"
 
-    def start(self) -> None:
-        self.runs += 1
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {
+    def environment(self) -> dict[str, str]:
+        """The receiver's environment, which a command run beside it (as `kubectl exec` runs one in its pod)
+        shares."""
+        return {
             **{k: v for k, v in os.environ.items() if not k.startswith("TWILIO")},
             "KUBECONFIG": str(self.sandbox.kubeconfig),
             "TWILIO_RECEIVER_LISTEN": f"127.0.0.1:{self.port}",
@@ -54,11 +54,26 @@ class ReceiverProcess:
             "TWILIO_RECEIVER_LOG_LEVEL": "DEBUG",
             **self.extra_env,
         }
+
+    def start(self) -> None:
+        self.runs += 1
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [str(BIN / "twilio-operator"), "receiver"],
             stdout=self.log_path.open("wb"),
             stderr=subprocess.STDOUT,
-            env=env,
+            env=self.environment(),
+        )
+
+    def command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`twilio-operator receiver ARGS` beside the receiver, with its environment."""
+        return subprocess.run(
+            [str(BIN / "twilio-operator"), "receiver", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=self.environment(),
         )
 
     def ready(self) -> bool:

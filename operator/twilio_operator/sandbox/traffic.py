@@ -88,6 +88,23 @@ class Traffic:
         sid: str = message["sid"]
         return sid
 
+    def enable_archives(self, tenant: Tenant, webhook_url: str) -> None:
+        """Messages exports (BulkExports) on for the tenant's account, notifying ``webhook_url``."""
+        self._call(
+            "/bulkexports/v1/Exports/Messages/Configuration",
+            (tenant.account_sid, tenant.auth_token),
+            {"Enabled": "true", "WebhookUrl": webhook_url, "WebhookMethod": "POST"},
+        )
+
+    def archive_day(self, tenant: Tenant, day: str) -> int:
+        """Make the day's archive of the tenant's messages ready, as Twilio does once the day is over (the
+        export's webhook is posted); return the file's size."""
+        ready = self.control.call(
+            "POST", f"accounts/{tenant.account_sid}/exports/Messages/days", {"day": day}
+        )
+        size: int = ready["size"]
+        return size
+
     def route(self, host: str, target: str) -> None:
         """Callbacks to ``https://host/...`` reach ``target`` (the sandbox's stand-in Ingress controller)."""
         self.control.call("POST", "routes", {"host": host, "target": target})

@@ -48,9 +48,17 @@ class Accounts:
 
     async def observe(self, sid: str, steady: bool = False) -> Observed:
         parent = self.gw.parent_sid
-        account = await self.gw.call(
-            parent, "FetchAccount", lambda: self.gw.parent().api.v2010.accounts(sid).fetch_async()
-        )
+        account = None
+        if steady:
+            # One list of the parent's accounts serves the drift checks of every subaccount.
+            listed = await self.gw.listed(
+                parent, "ListAccount", lambda: self.gw.parent().api.v2010.accounts.list_async(page_size=1000)
+            )
+            account = listed.get(sid)
+        if account is None:
+            account = await self.gw.call(
+                parent, "FetchAccount", lambda: self.gw.parent().api.v2010.accounts(sid).fetch_async()
+            )
         observed = observed_account(account)
         if observed.data["owner_account_sid"] != parent or sid == parent:
             # Only the parent's own subaccounts are manageable; anything else is treated as absent.

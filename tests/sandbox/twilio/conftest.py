@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from twilio_operator.sandbox.twilio import TwilioEmulator
 
@@ -18,7 +21,9 @@ HOSTS = {
     "messaging": "messaging.twilio.com",
     "iam": "iam.twilio.com",
     "events": "events.twilio.com",
+    "bulkexports": "bulkexports.twilio.com",
 }
+FAST = 0.05  # messages settle in a few hundred milliseconds
 
 
 # Twilio makes this service in every account; tests about the services they make leave it out.
@@ -166,3 +171,80 @@ async def emulator() -> AsyncIterator[TwilioEmulator]:
 async def api(emulator: TwilioEmulator) -> AsyncIterator[Api]:
     async with aiohttp.ClientSession() as session:
         yield Api(session, emulator)
+
+
+@dataclass
+class Collector:
+    """A stand-in receiver on loopback that records what reaches it and answers ``status``."""
+
+    url: str = ""
+    received: list[dict[str, Any]] = field(default_factory=list)
+    status: int = 200
+
+
+@pytest.fixture
+async def collector() -> AsyncIterator[Collector]:
+    found = Collector()
+
+    async def record(request: web.Request) -> web.Response:
+        form = await request.post()
+        found.received.append(
+            {
+                "path": request.path_qs,
+                "params": {k: str(v) for k, v in form.items()},
+                "signature": request.headers.get("X-Twilio-Signature", ""),
+                "forwarded": (
+                    request.headers.get("X-Forwarded-Proto"),
+                    request.headers.get("X-Forwarded-Host"),
+                ),
+            }
+        )
+        return web.Response(status=found.status)
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", record)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    found.url = f"http://{host}:{port}"
+    yield found
+    await runner.cleanup()
+
+
+async def setup_service(
+    api: Api, callback: str, number: str = "+14155550100"
+) -> tuple[Creds, dict[str, Any]]:
+    sub = await api.sub_creds()
+    service = await api.service(sub, StatusCallback=callback)
+    pn = await api.buy_number(sub.username, number)
+    answer = await api.call(
+        "POST", "messaging", f"/v1/Services/{service['sid']}/PhoneNumbers", sub, data={"PhoneNumberSid": pn}
+    )
+    assert answer.status == 201
+    return sub, service
+
+
+async def send(api: Api, sub: Creds, service: dict[str, Any], **extra: str) -> dict[str, Any]:
+    answer = await api.call(
+        "POST",
+        "api",
+        f"/2010-04-01/Accounts/{sub.username}/Messages.json",
+        sub,
+        data={"To": "+14155550199", "MessagingServiceSid": service["sid"], "Body": "hello", **extra},
+    )
+    assert answer.status == 201, answer.body
+    body: dict[str, Any] = answer.body
+    return body
+
+
+async def settled(api: Api) -> list[dict[str, Any]]:
+    """Wait until every message is final and no callback is still on its way."""
+    deadline = time.monotonic() + 20.0
+    while True:
+        state = (await api.control("GET", "messages")).body
+        if all(m["settled"] for m in state["messages"]) and state["callbacks_in_flight"] == 0:
+            messages: list[dict[str, Any]] = state["messages"]
+            return messages
+        assert time.monotonic() < deadline, "messages did not settle"
+        await asyncio.sleep(0.05)

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from ..statuses import TERMINAL_RANK
-from .model import MESSAGE_COLUMNS, CommitResult, Event, Message, message_from_row
+from .model import (
+    ARCHIVE_DAY_COLUMNS,
+    MESSAGE_COLUMNS,
+    USAGE_ALERT_COLUMNS,
+    ArchiveDay,
+    CommitResult,
+    Event,
+    Message,
+    UsageAlert,
+    message_from_row,
+)
 
 SELECT_MESSAGES = f"SELECT {MESSAGE_COLUMNS} FROM messages"
 # What an upsert of a message does when the message exists: the caller merged the row (model.merge_batch)
@@ -63,6 +73,27 @@ RECENT_FAILURES = (
 )
 PAGE = 1000
 EXPORT = f"{SELECT_MESSAGES} WHERE created_at >= ? ORDER BY created_at, sid"
+# RETURNING names the row only when it is new: a firing Twilio posts again is not counted twice.
+INSERT_USAGE_ALERT = (
+    f"INSERT INTO usage_alerts ({USAGE_ALERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (trigger_sid, date_fired) DO NOTHING RETURNING trigger_sid"
+)
+RECENT_USAGE_ALERTS = (
+    f"SELECT {USAGE_ALERT_COLUMNS} FROM usage_alerts ORDER BY received_at DESC, trigger_sid LIMIT ?"
+)
+# A day fetched before its notification came still counts as notified once, when the notification comes.
+ARCHIVE_NOTIFIED = f"""INSERT INTO archive_days ({ARCHIVE_DAY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (account_sid, resource_type, day) DO UPDATE SET
+  notified_at = excluded.notified_at, size = excluded.size
+WHERE archive_days.notified_at IS NULL
+RETURNING day"""
+ARCHIVE_FETCHED = f"""INSERT INTO archive_days ({ARCHIVE_DAY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (account_sid, resource_type, day) DO UPDATE SET
+  fetched_at = excluded.fetched_at, messages = excluded.messages,
+  size = COALESCE(archive_days.size, excluded.size)"""
+ARCHIVE_DAYS = (
+    f"SELECT {ARCHIVE_DAY_COLUMNS} FROM archive_days ORDER BY day DESC, account_sid, resource_type LIMIT ?"
+)
 
 
 @dataclass(frozen=True)
@@ -159,6 +190,28 @@ class Store(abc.ABC):
     async def messages_since(self, since: float) -> AsyncIterator[Message]:
         async for row in self.stream(EXPORT, since):
             yield message_from_row(row)
+
+    # -- usage alerts and message archives ---------------------------------------------------------------
+
+    async def add_usage_alert(self, alert: UsageAlert) -> bool:
+        """Store a trigger's firing; False when it is stored already (Twilio's retry, a replay)."""
+        return bool(await self.fetch(INSERT_USAGE_ALERT, *astuple(alert)))
+
+    async def usage_alerts(self, limit: int) -> list[UsageAlert]:
+        """The most recently received firings, newest first."""
+        return [UsageAlert(*row) for row in await self.fetch(RECENT_USAGE_ALERTS, limit)]  # type: ignore[arg-type]
+
+    async def archive_notified(self, day: ArchiveDay) -> bool:
+        """Record that Twilio said a day's archive is ready; False when it said so before."""
+        return bool(await self.fetch(ARCHIVE_NOTIFIED, *astuple(day)))
+
+    async def archive_fetched(self, day: ArchiveDay) -> None:
+        """Record that a day's archive was read into the store (``fetched_at``, ``messages``)."""
+        await self.execute_many(ARCHIVE_FETCHED, [astuple(day)])
+
+    async def archive_days(self, limit: int = PAGE) -> list[ArchiveDay]:
+        """The recorded days, newest first."""
+        return [ArchiveDay(*row) for row in await self.fetch(ARCHIVE_DAYS, limit)]  # type: ignore[arg-type]
 
     async def counts(self) -> tuple[int, int]:
         """Messages and events stored (for tests and benchmarks)."""

@@ -15,7 +15,7 @@ class Event:
 
     # Identical deliveries (Twilio's duplicates, an exact replay, an Event Streams redelivery) share it.
     dedupe_key: str
-    source: str  # callback | event | repair
+    source: str  # callback | event | repair | archive
     account_sid: str | None
     message_sid: str | None
     status: str | None
@@ -61,6 +61,49 @@ class Message:
             self.final_at,
             int(self.repaired),
         )
+
+
+# Sources that are Twilio's own record of a message (a fetch, a list, a day's archive) rather than a
+# callback: a message whose status came from one is marked `repaired`.
+FETCHED_SOURCES = frozenset({"repair", "archive"})
+
+
+@dataclass(frozen=True)
+class UsageAlert:
+    """One firing of a usage trigger, as its signed callback reported it."""
+
+    trigger_sid: str
+    date_fired: float
+    account_sid: str
+    alert: str  # the `alert` query parameter of the callback URL (the operator's alert name), or ""
+    usage_category: str
+    trigger_by: str  # count | usage | price
+    trigger_value: float
+    current_value: float
+    recurring: str  # daily | monthly | yearly | alltime, or "" for a trigger that fires once
+    received_at: float
+
+
+USAGE_ALERT_COLUMNS = (
+    "trigger_sid, date_fired, account_sid, alert, usage_category, trigger_by, trigger_value, current_value, "
+    "recurring, received_at"
+)
+
+
+@dataclass(frozen=True)
+class ArchiveDay:
+    """A day of an account's BulkExports archive: when Twilio said it was ready, when it was read."""
+
+    account_sid: str
+    resource_type: str
+    day: str  # YYYY-MM-DD
+    size: int | None
+    notified_at: float | None
+    fetched_at: float | None = None
+    messages: int | None = None  # messages the archive held, once read into the store
+
+
+ARCHIVE_DAY_COLUMNS = "account_sid, resource_type, day, size, notified_at, fetched_at, messages"
 
 
 MESSAGE_COLUMNS = (
@@ -114,7 +157,7 @@ def apply(current: Message | None, event: Event) -> Message | None:
     at = event.received_at
     sent_at = at if event.status == "sent" else None
     final_at = at if event_rank >= TERMINAL_RANK else None
-    repaired = event.source == "repair"
+    repaired = event.source in FETCHED_SOURCES
     if current is None:
         return Message(
             sid=event.message_sid,

@@ -50,6 +50,39 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX events_message ON events (message_sid, received_at)",
         ),
     ),
+    (
+        2,
+        (
+            # A usage trigger's firings. Twilio posts each firing once and retries it once; the trigger and
+            # the moment it fired name a firing, so a retry or a replay is the same row.
+            """CREATE TABLE usage_alerts (
+                trigger_sid TEXT NOT NULL,
+                date_fired DOUBLE PRECISION NOT NULL,
+                account_sid TEXT NOT NULL,
+                alert TEXT NOT NULL,
+                usage_category TEXT NOT NULL,
+                trigger_by TEXT NOT NULL,
+                trigger_value DOUBLE PRECISION NOT NULL,
+                current_value DOUBLE PRECISION NOT NULL,
+                recurring TEXT NOT NULL,
+                received_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (trigger_sid, date_fired)
+            )""",
+            "CREATE INDEX usage_alerts_received ON usage_alerts (received_at)",
+            # The days whose message archive (BulkExports) Twilio said was ready, and which were read into
+            # the store. A day fetched without a notification has no notified_at.
+            """CREATE TABLE archive_days (
+                account_sid TEXT NOT NULL,
+                resource_type TEXT NOT NULL,
+                day TEXT NOT NULL,
+                size BIGINT,
+                notified_at DOUBLE PRECISION,
+                fetched_at DOUBLE PRECISION,
+                messages INTEGER,
+                PRIMARY KEY (account_sid, resource_type, day)
+            )""",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

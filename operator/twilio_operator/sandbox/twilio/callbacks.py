@@ -96,6 +96,11 @@ class Callbacks:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def send(self, url: str, token: str, params: Mapping[str, str], record: dict[str, Any]) -> None:
+        """Post one signed callback now (retried once like the others); its attempts go into ``record``."""
+        record.setdefault("attempts", [])
+        self._spawn(self._deliver(url, token, params, record, 0.0))
+
     async def _deliver(
         self, url: str, token: str, params: Mapping[str, str], record: dict[str, Any], delay: float
     ) -> None:
@@ -120,7 +125,8 @@ class Callbacks:
         address, forwarded = target
         headers = {
             "X-Twilio-Signature": signature(token, url, params),
-            "I-Twilio-Idempotency-Token": f"{params.get('MessageSid')}-{params.get('MessageStatus')}",
+            "I-Twilio-Idempotency-Token": params.get("IdempotencyToken")
+            or f"{params.get('MessageSid')}-{params.get('MessageStatus')}",
             "User-Agent": "TwilioProxy/1.1",
             **forwarded,
         }

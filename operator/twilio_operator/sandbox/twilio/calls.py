@@ -44,6 +44,7 @@ class Call:
 class Reply:
     status: int
     body: dict[str, Any] | None = None
+    headers: Mapping[str, str] | None = None
 
 
 Handler = Callable[[Call], Reply]

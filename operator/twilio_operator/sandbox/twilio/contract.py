@@ -37,13 +37,14 @@ from openapi_core.validation.schemas.validators import SchemaValidator
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-Host = Literal["api", "messaging", "iam", "events"]
-HOSTS: tuple[Host, ...] = ("api", "messaging", "iam", "events")
+Host = Literal["api", "messaging", "iam", "events", "bulkexports"]
+HOSTS: tuple[Host, ...] = ("api", "messaging", "iam", "events", "bulkexports")
 HOSTNAMES: Mapping[Host, str] = {
     "api": "api.twilio.com",
     "messaging": "messaging.twilio.com",
     "iam": "iam.twilio.com",
     "events": "events.twilio.com",
+    "bulkexports": "bulkexports.twilio.com",
 }
 SPEC_DIR = Path(__file__).resolve().parent.parent / "twilio_oai"
 SPEC_FILES: Mapping[Host, str] = {
@@ -51,6 +52,7 @@ SPEC_FILES: Mapping[Host, str] = {
     "messaging": "twilio_messaging_v1.subset.json",
     "iam": "twilio_iam_v1.subset.json",
     "events": "twilio_events_v1.subset.json",
+    "bulkexports": "twilio_bulkexports_v1.subset.json",
 }
 # openapi-core matches requests against `servers`; the emulator answers on any address, so the specs'
 # https://api.twilio.com etc. are replaced by one fixed URL that every validated request claims to use.

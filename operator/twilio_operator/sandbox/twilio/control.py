@@ -9,8 +9,10 @@ inject faults and tune latency, concurrency limits and the messages' pace.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -39,6 +41,8 @@ MESSAGE_STATUSES = frozenset(
         "canceled",
     }
 )
+
+DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 ControlHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -146,6 +150,35 @@ def state_dump(state: TwilioState) -> dict[str, Any]:
             {"sid": c.sid, "account": c.account_sid, "short_code": c.short_code, "service": c.service_sid}
             for c in state.short_codes.values()
         ],
+        "usage_triggers": [
+            {
+                "sid": t.sid,
+                "account": t.account_sid,
+                "friendly_name": t.friendly_name,
+                "usage_category": t.usage_category,
+                "trigger_by": t.trigger_by,
+                "trigger_value": t.trigger_value,
+                "recurring": t.recurring,
+                "callback_url": t.callback_url,
+                "current_value": t.current_value,
+                "date_fired": t.date_fired.isoformat() if t.date_fired else None,
+                "callbacks": t.callbacks,
+            }
+            for t in state.triggers.values()
+        ],
+        "exports": [
+            {
+                "account": account,
+                "resource_type": resource_type,
+                "enabled": config.enabled,
+                "webhook_url": config.webhook_url,
+                "days": [
+                    {"day": d.day, "size": d.size, "notification": d.notifications}
+                    for d in config.days.values()
+                ],
+            }
+            for (account, resource_type), config in state.exports.items()
+        ],
     }
 
 
@@ -176,6 +209,8 @@ class Control:
             web.post(f"{PREFIX}/accounts/{{sid}}/short-codes", wrap(self.lease_short_code)),
             web.post(f"{PREFIX}/accounts/{{sid}}/keys", wrap(self.create_key)),
             web.post(f"{PREFIX}/services/{{sid}}/status-callbacks", wrap(self.status_callback)),
+            web.post(f"{PREFIX}/accounts/{{sid}}/exports/{{type}}/days", wrap(self.archive_day)),
+            web.get(f"{PREFIX}/archives/{{tail:.*}}", wrap(self.archive_file)),
             web.get(f"{PREFIX}/messages", wrap(self.messages)),
             web.get(f"{PREFIX}/routes", wrap(self.list_routes)),
             web.post(f"{PREFIX}/routes", wrap(self.add_route)),
@@ -304,6 +339,21 @@ class Control:
         token = state.accounts[service.account_sid].auth_token
         received = await self.core.callbacks.post(url, token, params)
         return _json({"url": url, "status": received, "params": params})
+
+    async def archive_day(self, request: web.Request) -> web.Response:
+        """``{"day"?: "YYYY-MM-DD"}`` (default today, UTC): the day's archive of the account's messages is
+        ready, as Twilio makes it once the day is over; the export's webhook is told."""
+        account = self._account(request)
+        data = await _body(request)
+        day = data.get("day") or datetime.now(UTC).strftime("%Y-%m-%d")
+        if not isinstance(day, str) or not DAY_RE.match(day):
+            raise ControlError(400, "day must be a date such as 2026-01-31")
+        ready = self.core.archive_day(account.sid, request.match_info["type"], day)
+        return _json({"day": ready.day, "size": ready.size}, 201)
+
+    async def archive_file(self, request: web.Request) -> web.Response:
+        """A day's file by path, as the storage host serves it (for clients that cannot set Host)."""
+        return self.core.archive_file(request.match_info["tail"])
 
     async def messages(self, request: web.Request) -> web.Response:
         """Every message sent, with Twilio's truth now and at the end, and what became of each callback.

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import routes_api, routes_events, routes_iam, routes_messaging
+from . import routes_api, routes_bulkexports, routes_events, routes_iam, routes_messaging, routes_usage, usage
 from .auth import authenticate_request, authorize, parse_basic
 from .callbacks import Callbacks
 from .calls import Call, Handler, Reply
@@ -39,7 +39,13 @@ from .contract import (
 )
 from .errors import TwilioError, injected, method_not_allowed, not_found, too_many_requests
 from .faults import Fault, FaultKind, FaultRegistry
+from .formats import utcnow
+from .messages import SentMessage
 from .state import TwilioState
+from .usage import ArchiveDay
+
+# Seconds after a message is sent at which its account's usage triggers look at the usage it made.
+USAGE_SETTLE = 0.05
 
 REQUEST_LOG_SIZE = 50_000
 VIOLATION_LOG_SIZE = 10_000
@@ -49,6 +55,8 @@ HANDLERS: dict[tuple[Host, str], Handler] = {
     **{("messaging", op): handler for op, handler in routes_messaging.HANDLERS.items()},
     **{("iam", op): handler for op, handler in routes_iam.HANDLERS.items()},
     **{("events", op): handler for op, handler in routes_events.HANDLERS.items()},
+    **{("api", op): handler for op, handler in routes_usage.HANDLERS.items()},
+    **{("bulkexports", op): handler for op, handler in routes_bulkexports.HANDLERS.items()},
 }
 
 
@@ -137,8 +145,55 @@ class EmulatorCore:
     def _new_state(self) -> TwilioState:
         state = TwilioState(self.seed)
         state.message_time_scale = self.callbacks.time_scale
-        state.on_message = self.callbacks.schedule
+        state.on_message = self._on_message
+        state.on_usage = self.evaluate_triggers
         return state
+
+    def _on_message(self, message: SentMessage, url: str | None, token: str) -> None:
+        self.callbacks.schedule(message, url, token)
+        sent = next((step.at for step in message.steps if step.status == "sent"), None)
+        watched = any(t.account_sid == message.account_sid for t in self.state.triggers.values())
+        if sent is not None and watched:
+            # The message counts in usage once sent: the account's triggers look then (Twilio looks about
+            # once a minute; sooner changes nothing but the wait).
+            loop = asyncio.get_running_loop()
+            loop.call_later(sent + USAGE_SETTLE, self.evaluate_triggers, message.account_sid)
+
+    def evaluate_triggers(self, account_sid: str) -> None:
+        """Fire the account's usage triggers whose threshold its usage reached, with a signed callback."""
+        state = self.state
+        triggers = [t for t in state.triggers.values() if t.account_sid == account_sid]
+        if not triggers:
+            return
+        messages = [m for m in state.messages.values() if m.account_sid == account_sid]
+        for trigger in usage.fire(triggers, usage.this_month(messages), utcnow()):
+            record: dict[str, Any] = {"fired": trigger.fired_period}
+            trigger.callbacks.append(record)
+            uri = f"/2010-04-01/Accounts/{account_sid}/Usage/Records.json?Category={trigger.usage_category}"
+            token = state.accounts[account_sid].auth_token
+            self.callbacks.send(trigger.callback_url, token, usage.callback_params(trigger, uri), record)
+
+    def archive_file(self, path: str) -> web.Response:
+        """A day's file, as the storage bucket FetchDay redirects to serves it (no credentials needed)."""
+        account_sid, resource_type, name = [*path.strip("/").split("/"), "", "", ""][:3]
+        config = self.state.exports.get((account_sid, resource_type))
+        ready = config.days.get(name.removesuffix(".json.gz")) if config else None
+        if ready is None:
+            return web.Response(status=404, text="NoSuchKey")
+        return web.Response(body=ready.content, content_type="application/gzip")
+
+    def archive_day(self, account_sid: str, resource_type: str, day: str) -> ArchiveDay:
+        """Make a day's archive ready, as Twilio does after the day ends, and notify the export's webhook."""
+        config = self.state.exports.get((account_sid, resource_type))
+        if config is None or not config.enabled:
+            raise TwilioError(409, 20409, f"{resource_type} exports are not enabled for {account_sid}")
+        ready = usage.archive(account_sid, list(self.state.messages.values()), day)
+        config.days[day] = ready
+        if config.webhook_url:
+            token = self.state.accounts[account_sid].auth_token
+            params = usage.archive_notification(account_sid, resource_type, ready)
+            self.callbacks.send(config.webhook_url, token, params, ready.notifications)
+        return ready
 
     def reset(self) -> None:
         """Back to a fresh start: same parent credentials, no other objects, no faults, empty logs."""
@@ -158,6 +213,8 @@ class EmulatorCore:
     # -- pipeline --------------------------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.host.rsplit(":", 1)[0].lower() == usage.ARCHIVE_HOST:
+            return self.archive_file(request.path)
         started = time.monotonic()
         body = await request.read()
         host, path, public_base = _resolve_host(request)
@@ -212,6 +269,7 @@ class EmulatorCore:
                     raise injected(fault.status, fault.retry_after)
             call = _Parsed(op, params, path, query, form or [], violations, public_base)
             reply = await self._serve(exchange, request, call)
+            exchange.headers.update(reply.headers or {})
         except TwilioError as error:
             reply = Reply(error.status, error.body())
             exchange.headers.update(error.headers)
@@ -348,6 +406,8 @@ def _resolve_host(request: web.Request) -> tuple[Host | None, str, str]:
         return "messaging", path, own_base
     if path.startswith(("/v1/Sinks", "/v1/Subscriptions", "/v1/Types")):
         return "events", path, own_base
+    if path.startswith("/v1/Exports"):
+        return "bulkexports", path, own_base
     return None, path, own_base
 
 

@@ -20,6 +20,7 @@ from .errors import TwilioError, invalid_parameter, not_found
 from .events import EventStreams
 from .formats import IdFactory, utcnow
 from .messages import SentMessage, timeline
+from .usage import ExportConfiguration, UsageTrigger
 
 DEFAULT_SUBACCOUNT_LIMIT = 1000
 DEFAULT_POOL_LIMIT = 400
@@ -215,9 +216,14 @@ class TwilioState:
         self._short_code_by_digits: dict[str, str] = {}
         self.events = EventStreams(self.ids, self._new_sid)
         self.messages: dict[str, SentMessage] = {}
+        self.triggers: dict[str, UsageTrigger] = {}
+        # Message (and other) exports per account and resource type: their configuration and ready days.
+        self.exports: dict[tuple[str, str], ExportConfiguration] = {}
         self._message_rng = random.Random(seed ^ 0x5E13)
         # Set by the emulator: plans a new message's status callbacks (asynchronous, so not done here).
         self.on_message: Callable[[SentMessage, str | None, str], None] | None = None
+        # Set by the emulator: an account's usage triggers changed, so they look at its usage now.
+        self.on_usage: Callable[[str], None] | None = None
         self.message_time_scale = 1.0
         # Creation order of every SID ever issued, deleted ones included, so a page token naming a record
         # deleted since keeps working as a cursor.
@@ -225,6 +231,10 @@ class TwilioState:
         self.parent = self._new_account("My first Twilio account", owner_sid=None)
 
     # -- SIDs and ordering -------------------------------------------------------------------------------
+
+    def new_sid(self, prefix: str) -> str:
+        """A SID no object ever had, in creation order (routes of other modules make objects too)."""
+        return self._new_sid(prefix)
 
     def _new_sid(self, prefix: str) -> str:
         sid = self.ids.sid(prefix)

@@ -15,15 +15,16 @@ its subaccounts with ``AccountSid``) and released, as the PhoneNumber kind does.
 status callbacks, its repair of lost ones and its catch-up after an outage run against the real contract;
 updating and deleting messages are left out. Event Streams (``twilio_events_v1``) keeps sinks, their test and
 validation, subscriptions, their subscribed event types and the event type catalogue; schemas and replays are
-left out.
+left out. This month's usage records, usage triggers and the bulk export of
+messages (its configuration and the days ready) back the subaccounts' usage, alerts and archives.
 
 Usage (needs ``npm`` and the npm registry, or an already downloaded tarball)::
 
     python make_subset.py                      # npm pack into a temp dir, write here
     python make_subset.py --tarball twilio-alpha-mcp-0.7.0.tgz --out DIR
 
-It writes ``twilio_{api_v2010,messaging_v1,iam_v1,events_v1}.subset.json`` and ``SOURCE.md`` (sha256 of every
-input and output file), and checks every output with openapi-spec-validator.
+It writes ``twilio_{api_v2010,messaging_v1,iam_v1,events_v1,bulkexports_v1}.subset.json`` and
+``SOURCE.md`` (sha256 of every input and output file), and checks every output with openapi-spec-validator.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ FULL_SPEC_SHA256 = {
     "twilio_messaging_v1.json": "b82234c04d804b9f3d971bf40ece272c453cb54b7d7168484bffc00a2c5bd1b0",
     "twilio_iam_v1.json": "cd49b76f73b8a7312445664ed22b2e510e90a31e4f9709e2b157e5bd8687387d",
     "twilio_events_v1.json": "2bc57338abc5200312ae88d417fe8d7104501e256ec07009157770de921ef99d",
+    "twilio_bulkexports_v1.json": "60ed68bfa01134d7f165db9067570f50bc67263d53a64dad9207a40b99cb29ed",
 }
 
 ALL = ("get", "post", "delete")
@@ -70,6 +72,9 @@ SUBSETS: dict[str, tuple[dict[str, tuple[str, ...]], tuple[str, ...]]] = {
             "/2010-04-01/Accounts/{AccountSid}/SMS/ShortCodes/{Sid}.json": ("get",),
             "/2010-04-01/Accounts/{AccountSid}/Messages.json": ("post", "get"),
             "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json": ("get",),
+            "/2010-04-01/Accounts/{AccountSid}/Usage/Records/ThisMonth.json": ("get",),
+            "/2010-04-01/Accounts/{AccountSid}/Usage/Triggers.json": ("post", "get"),
+            "/2010-04-01/Accounts/{AccountSid}/Usage/Triggers/{Sid}.json": ALL,
         },
         (),
     ),
@@ -102,6 +107,15 @@ SUBSETS: dict[str, tuple[dict[str, tuple[str, ...]], tuple[str, ...]]] = {
             "/v1/Subscriptions/{SubscriptionSid}/SubscribedEvents/{Type}": ALL,
             "/v1/Types": ("get",),
             "/v1/Types/{Type}": ("get",),
+        },
+        (),
+    ),
+    # Message archives: the daily export's configuration, and the days ready to fetch.
+    "twilio_bulkexports_v1": (
+        {
+            "/v1/Exports/{ResourceType}/Configuration": ("get", "post"),
+            "/v1/Exports/{ResourceType}/Days": ("get",),
+            "/v1/Exports/{ResourceType}/Days/{Day}": ("get",),
         },
         (),
     ),
