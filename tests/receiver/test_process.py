@@ -218,3 +218,32 @@ def get_status(receiver: ReceiverProcess, sid: str) -> int:
     except urllib.error.HTTPError as error:
         return error.code
     return 200
+
+
+def test_event_streams_deliveries_store_every_fate_without_a_single_status_callback(
+    receiver: ReceiverProcess, traffic: Traffic, kubectl: Kubectl, namespace: str
+) -> None:
+    tenant = watched_tenant(
+        receiver, traffic, kubectl, namespace, "streamed", "+14155550145", callback_drop_rate=1.0
+    )
+    finals = ("delivered", "failed", "undelivered")
+    types = [f"com.twilio.messaging.message.{status}" for status in ("sent", *finals)]
+    traffic.stream(tenant, f"{PUBLIC}/twilio/events", types)
+    sids = [traffic.send(tenant, f"+1415555{1400 + i}") for i in range(8)]
+    wait_for(traffic.settled, 30, what="messages settled")
+    wait_for(
+        lambda: stored_matches_truth(receiver, traffic, tenant.account_sid),
+        30,
+        interval=0.5,
+        what="store equals truth from the stream alone",
+    )
+    for message_sid in sids:
+        stored = get(f"{receiver.url}/api/messages/{message_sid}")
+        assert not stored["repaired"]
+        streamed = [e for e in stored["events"] if e["source"] == "event"]
+        assert streamed and all(e["payload"]["specversion"] == "1.0" for e in streamed)
+        assert streamed[-1]["payload"]["type"] == f"com.twilio.messaging.message.{stored['status']}"
+    # What the emulator delivered: one signed delivery per subscribed status change, each taken at once.
+    [sink] = [s for s in traffic.control.state()["sinks"] if s["account"] == tenant.account_sid]
+    assert sink["deliveries"] and all(d["attempts"] == [200] for d in sink["deliveries"])
+    assert {d["message"] for d in sink["deliveries"]} == set(sids)

@@ -14,6 +14,7 @@ import pytest
 
 from twilio_operator.receiver import signature
 from twilio_operator.sandbox.postgres import PostgresServer, postgres_bin
+from twilio_operator.sandbox.twilio.webhooks import with_body_hash
 
 
 def signed_form(token: str, url: str, params: dict[str, str]) -> tuple[bytes, dict[str, str]]:
@@ -29,7 +30,7 @@ def signed_form(token: str, url: str, params: dict[str, str]) -> tuple[bytes, di
 def signed_json(token: str, url: str, events: list[dict[str, Any]]) -> tuple[str, bytes, dict[str, str]]:
     """The URL (with bodySHA256), body and headers of an Event Streams delivery."""
     body = json.dumps(events).encode()
-    full = signature.with_body_hash(url, body)
+    full = with_body_hash(url, body)
     return (
         full,
         body,

@@ -78,7 +78,8 @@ class TwilioSubaccountSpec(ManagedSpec):
     CEL_RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
             "!has(self.usageAlerts) || size(self.usageAlerts) == 0 || has(self.usageCallback)",
-            "usageAlerts need usageCallback: where Twilio posts when one fires (the receiver's /twilio/usage)",
+            "usageAlerts need usageCallback: where Twilio posts when one fires (the receiver's "
+            "/twilio/usage)",
             field_path=".usageCallback",
         ),
     )

@@ -70,9 +70,3 @@ def body_hash_matches(url: str, body: bytes) -> bool:
 def valid_json(auth_token: str, url: str, body: bytes, signature: str) -> bool:
     """A JSON request: the body matches ``bodySHA256`` and the URL (with that query) is signed."""
     return body_hash_matches(url, body) and valid(auth_token, url, (), signature)
-
-
-def with_body_hash(url: str, body: bytes) -> str:
-    """The URL Twilio calls for a JSON body: ``bodySHA256`` appended to its query (for senders and tests)."""
-    digest = hashlib.sha256(body).hexdigest()
-    return f"{url}{'&' if urllib.parse.urlsplit(url).query else '?'}bodySHA256={digest}"

@@ -34,7 +34,9 @@ class Traffic:
         self.parent = (parent_sid, parent_token)
         self.control = TwilioControl(twilio_url)
 
-    def _call(self, path: str, creds: tuple[str, str], data: dict[str, str] | None = None) -> Any:
+    def _call(
+        self, path: str, creds: tuple[str, str], data: dict[str, str] | list[tuple[str, str]] | None = None
+    ) -> Any:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
         auth = base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
         request = urllib.request.Request(
@@ -95,6 +97,22 @@ class Traffic:
             (tenant.account_sid, tenant.auth_token),
             {"Enabled": "true", "WebhookUrl": webhook_url, "WebhookMethod": "POST"},
         )
+
+    def stream(self, tenant: Tenant, url: str, types: list[str]) -> str:
+        """An Event Streams webhook sink in the tenant's account, at ``url``, subscribed to ``types``; the
+        subscription's SID."""
+        creds = (tenant.account_sid, tenant.auth_token)
+        configuration = {"destination": url, "method": "POST", "batch_events": True}
+        sink = self._call(
+            "/events/v1/Sinks",
+            creds,
+            {"Description": "events", "SinkType": "webhook", "SinkConfiguration": json.dumps(configuration)},
+        )
+        fields = [("Description", "events"), ("SinkSid", sink["sid"])]
+        fields += [("Types", json.dumps({"type": name})) for name in types]
+        subscription = self._call("/events/v1/Subscriptions", creds, fields)
+        sid: str = subscription["sid"]
+        return sid
 
     def archive_day(self, tenant: Tenant, day: str) -> int:
         """Make the day's archive of the tenant's messages ready, as Twilio does once the day is over (the

@@ -133,6 +133,7 @@ def state_dump(state: TwilioState) -> dict[str, Any]:
                 "status": s.status,
                 "configuration": {k: v for k, v in s.configuration.items() if k != "external_id"},
                 "tests": list(s.tests),
+                "deliveries": [dict(d, attempts=list(d["attempts"])) for d in s.deliveries],
             }
             for s in state.events.sinks.values()
         ],

@@ -84,6 +84,8 @@ class Sink:
     date_updated: datetime
     # Test events sent to the sink, by test id: what its owner would read from the stream.
     tests: list[str] = field(default_factory=list)
+    # Deliveries to a webhook sink: each event's id, type and the attempts made (HTTP status or why none).
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -135,6 +137,42 @@ def subscribed_type(name: str, version: int | None) -> tuple[str, int]:
     return name, version
 
 
+MESSAGE_EVENT = "com.twilio.messaging.message."
+SCHEMA_URL = "https://events-schemas.twilio.com/{schema}/{version}"
+
+
+def message_event(
+    event_id: str, message: Any, status: str, error_code: int | None, version: int, at: datetime
+) -> dict[str, Any]:
+    """A message status event as Event Streams delivers it: a CloudEvents 1.0 object whose data follows
+    the Messaging.MessageStatus schema (twilio-data.md §2; statuses upper-case there)."""
+    data: dict[str, Any] = {
+        "messageSid": message.sid,
+        "accountSid": message.account_sid,
+        "timestamp": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "eventName": MESSAGE_EVENT + status,
+        "apiVersion": "2010-04-01",
+        "from": message.sender or "",
+        "to": message.to,
+        "messageStatus": status.upper(),
+        "numberOfSegments": 1,
+    }
+    if message.service_sid:
+        data["messagingServiceSid"] = message.service_sid
+    if error_code is not None:
+        data["errorCode"] = error_code
+    return {
+        "specversion": "1.0",
+        "type": MESSAGE_EVENT + status,
+        "source": f"/2010-04-01/Accounts/{message.account_sid}/Messages/{message.sid}.json",
+        "id": event_id,
+        "dataschema": SCHEMA_URL.format(schema="Messaging.MessageStatus", version=version),
+        "datacontenttype": "application/json",
+        "time": data["timestamp"],
+        "data": data,
+    }
+
+
 class EventStreams:
     """Every account's sinks and subscriptions."""
 
@@ -143,6 +181,18 @@ class EventStreams:
         self._new_sid = new_sid
         self.sinks: dict[str, Sink] = {}
         self.subscriptions: dict[str, Subscription] = {}
+
+    def receivers(self, account_sid: str, event_type: str) -> list[tuple[Sink, int]]:
+        """The active webhook sinks an event of the account reaches now, each with the schema version its
+        subscription asks for (one delivery per sink, however many of its subscriptions name the type)."""
+        found: dict[str, tuple[Sink, int]] = {}
+        for subscription in self.account_subscriptions(account_sid):
+            version = subscription.types.get(event_type)
+            sink = self.sinks.get(subscription.sink_sid)
+            if version is None or sink is None or sink.status != "active" or sink.sink_type != "webhook":
+                continue
+            found.setdefault(sink.sid, (sink, version))
+        return list(found.values())
 
     def account_sinks(self, account_sid: str) -> list[Sink]:
         return [s for s in self.sinks.values() if s.account_sid == account_sid]

@@ -38,9 +38,10 @@ from .contract import (
     host_spec,
 )
 from .errors import TwilioError, injected, method_not_allowed, not_found, too_many_requests
+from .events import MESSAGE_EVENT, message_event
 from .faults import Fault, FaultKind, FaultRegistry
 from .formats import utcnow
-from .messages import SentMessage
+from .messages import SentMessage, Step
 from .state import TwilioState
 from .usage import ArchiveDay
 
@@ -151,6 +152,10 @@ class EmulatorCore:
 
     def _on_message(self, message: SentMessage, url: str | None, token: str) -> None:
         self.callbacks.schedule(message, url, token)
+        if self.state.events.account_subscriptions(message.account_sid):
+            loop = asyncio.get_running_loop()
+            for step in message.steps:
+                loop.call_later(step.at, self._stream, message, step)
         sent = next((step.at for step in message.steps if step.status == "sent"), None)
         watched = any(t.account_sid == message.account_sid for t in self.state.triggers.values())
         if sent is not None and watched:
@@ -158,6 +163,27 @@ class EmulatorCore:
             # once a minute; sooner changes nothing but the wait).
             loop = asyncio.get_running_loop()
             loop.call_later(sent + USAGE_SETTLE, self.evaluate_triggers, message.account_sid)
+
+    def _stream(self, message: SentMessage, step: Step) -> None:
+        """Deliver the event of a message's new status to the webhook sinks subscribed to it then."""
+        state = self.state
+        event_type = MESSAGE_EVENT + step.status
+        account = state.accounts.get(message.account_sid)
+        if account is None:
+            return
+        for sink, version in state.events.receivers(message.account_sid, event_type):
+            event_id = state.new_sid("EZ")
+            event = message_event(event_id, message, step.status, step.error_code, version, utcnow())
+            record: dict[str, Any] = {"id": event_id, "type": event_type, "message": message.sid}
+            sink.deliveries.append(record)
+            batched = sink.configuration.get("batch_events", True)
+            self.callbacks.send_events(
+                sink.configuration["destination"],
+                account.auth_token,
+                [event] if batched else event,
+                record,
+                0.0,
+            )
 
     def evaluate_triggers(self, account_sid: str) -> None:
         """Fire the account's usage triggers whose threshold its usage reached, with a signed callback."""
