@@ -6,7 +6,8 @@ an object never Ready). What the chart grants in excess can only be found by tak
 (apiGroup, resource, verb) of the rendered ClusterRole is removed in turn, and an operator running with the
 rest must be refused (a 403 in kube-apiserver's audit log for its ServiceAccount) or leave an object not
 Ready, in a small scenario that does what the operator does for every kind: create a subaccount exporting
-its credentials, a key and a service whose webhook follows an Ingress, then rotate the key. A control run
+its credentials, a key, a service and an event stream whose webhooks follow an Ingress and a number moved
+from the parent, then rotate the key. A control run
 with nothing removed must pass the same scenario without a 403. The variants run side by side, each with
 its own ServiceAccount and namespace (`run --namespace`), a few at a time.
 """
@@ -23,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chaos.control import TwilioSide
 
 from tests.e2e.helpers import conditions, manifest
 from tests.support.backends import RELEASE_NAMESPACE, chart_rbac, kubeconfig_with_token, start_sandbox
+from twilio_operator.reconcile.registry import REGISTRY
 from twilio_operator.sandbox.kubectl import Kubectl
 from twilio_operator.sandbox.processes import OperatorProcess, SandboxProcess
 
@@ -131,15 +134,24 @@ def cluster(kube_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     sandbox.stop()
 
 
-def scenario(kubectl: Kubectl, namespace: str) -> None:
-    # A webhook that follows an Ingress: the operator lists and watches Ingresses.
+def scenario(kubectl: Kubectl, namespace: str, number: str) -> None:
+    # Webhooks that follow an Ingress: the operator lists and watches Ingresses.
     ingress = INGRESS
-    hooks = {"statusCallback": {"ingressRef": {"name": "web", "path": "/sms"}}}
+    hook = {"ingressRef": {"name": "web", "path": "/sms"}}
+    sub = {"subaccountRef": {"name": "sub"}}
     documents = [
         ingress,
         manifest("TwilioSubaccount", "sub", credentialsSecretRef={"name": "sub-credentials"}),
-        manifest("ApiKey", "key", subaccountRef={"name": "sub"}, rotation={"every": "720h"}),
-        manifest("MessagingService", "svc", subaccountRef={"name": "sub"}, webhooks=hooks),
+        manifest("ApiKey", "key", **sub, rotation={"every": "720h"}),
+        manifest("MessagingService", "svc", **sub, webhooks={"statusCallback": hook}),
+        manifest(
+            "EventStream",
+            "events",
+            **sub,
+            destination={"webhook": hook},
+            types=["com.twilio.messaging.message.delivered"],
+        ),
+        manifest("PhoneNumber", "line", **sub, phoneNumber=number),
     ]
     kubectl.run("apply", "-n", namespace, "-f", "-", input="\n---\n".join(documents))
 
@@ -153,7 +165,7 @@ def settled(kubectl: Kubectl, namespace: str, rotated: bool) -> bool:
         and conditions(o).get("Synced", {}).get("status") == "True"
         and (o.get("status") or {}).get("observedGeneration") == o["metadata"]["generation"]
     ]
-    if len(ready) < 3:
+    if len(ready) < len(REGISTRY):
         return False
     if not rotated:
         return True
@@ -205,7 +217,15 @@ def run_variant(
     operator.start("--namespace", namespace)
     failed: str | None = None
     try:
-        scenario(admin, namespace)
+        # A number of the parent's for the PhoneNumber to move into the subaccount.
+        number = f"+1415555{3000 + index:04d}"
+        twilio = TwilioSide(
+            sandbox.twilio_url, sandbox.env["TWILIO_ACCOUNT_SID"], sandbox.env["TWILIO_AUTH_TOKEN"]
+        )
+        twilio.client().api.v2010.accounts(twilio.parent_sid).incoming_phone_numbers.create(
+            phone_number=number
+        )
+        scenario(admin, namespace, number)
         rotated = False
         deadline = time.monotonic() + LIMIT
         while failed is None:

@@ -347,8 +347,11 @@ not_a_string: st.SearchStrategy[Any] = st.one_of(
 not_a_bool: st.SearchStrategy[Any] = st.one_of(
     st.sampled_from(["yes", "true", "1"]), st.integers(0, 3), st.just([])
 )
+# 1.0 is an integer to the API server (an integral JSON number), so only fractions are wrong.
 not_an_int: st.SearchStrategy[Any] = st.one_of(
-    st.sampled_from(["10", "1e3", "ten"]), st.booleans(), st.floats(0.5, 10.5)
+    st.sampled_from(["10", "1e3", "ten"]),
+    st.booleans(),
+    st.floats(0.5, 10.5).filter(lambda f: not f.is_integer()),
 )
 bad_enum = st.text(string.ascii_letters, min_size=1, max_size=12)
 bad_dns = st.one_of(

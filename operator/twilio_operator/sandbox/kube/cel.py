@@ -61,10 +61,19 @@ def validate_rules(
     if schema is None:
         return []
     if any(cause.reason in BLOCKING for cause in schema_causes):
-        return [NOT_CHECKED]
+        # kube-apiserver says so only when the schema has rules to skip (no CEL validator is built otherwise).
+        return [NOT_CHECKED] if _has_rules(schema) else []
     causes: list[Cause] = []
     _walk(obj, old if old is not None else _MISSING, schema, "", causes)
     return causes
+
+
+def _has_rules(node: Any) -> bool:
+    if isinstance(node, dict):
+        return bool(node.get(RULES)) or any(_has_rules(child) for child in node.values())
+    if isinstance(node, list):
+        return any(_has_rules(child) for child in node)
+    return False
 
 
 def _walk(value: Any, old: Any, schema: JsonObj, path: str, causes: list[Cause]) -> None:

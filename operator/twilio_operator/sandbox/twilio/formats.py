@@ -39,12 +39,15 @@ class IdFactory:
 
     def __init__(self, seed: int) -> None:
         self._rng = random.Random(seed)
+        # Secrets come from a stream of their own: drawn from the SIDs' stream, a token of one run would be
+        # the hex of a SID in another run with the same seed that made its calls in another order.
+        self._secrets = random.Random(f"{seed}:secrets")
 
     def sid(self, prefix: str) -> str:
         return f"{prefix}{self._rng.getrandbits(128):032x}"
 
     def auth_token(self) -> str:
-        return f"{self._rng.getrandbits(128):032x}"
+        return f"{self._secrets.getrandbits(128):032x}"
 
     def secret(self) -> str:
-        return "".join(self._rng.choice(_SECRET_ALPHABET) for _ in range(32))
+        return "".join(self._secrets.choice(_SECRET_ALPHABET) for _ in range(32))
