@@ -25,8 +25,10 @@ import aiohttp
 from aiohttp import web
 
 from ..kube.control import Fault, FaultInjector, RequestLog, RequestRecord, fault_error
+from ..kube.control_routes import ControlEndpoints
 from ..kube.errors import ApiError
 from ..kube.jsonutil import dumps
+from ..kube.server import json_response
 from .requestinfo import request_info
 
 CONTROL = "/__sandbox/"
@@ -86,11 +88,7 @@ class FaultProxy:
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.add_routes(
             [
-                web.get(f"{CONTROL}requests", self._get_requests),
-                web.get(f"{CONTROL}faults", self._get_faults),
-                web.post(f"{CONTROL}faults", self._post_fault),
-                web.delete(f"{CONTROL}faults", self._delete_faults),
-                web.delete(f"{CONTROL}faults/{{id}}", self._delete_fault),
+                *ControlEndpoints(self.log, self.faults, self._close_fault_watches).routes(CONTROL),
                 web.post(f"{CONTROL}gc/settle", self._post_settle),
                 web.route("*", "/{tail:.*}", self._relay),
             ]
@@ -204,49 +202,8 @@ class FaultProxy:
 
     # --- /__sandbox/ ------------------------------------------------------------------------------------
 
-    async def _get_requests(self, request: web.Request) -> web.Response:
-        query = request.query
-        try:
-            since = int(query.get("since") or 0)
-            limit = int(query["limit"]) if query.get("limit") else None
-        except ValueError:
-            return _json({"error": "since and limit must be integers"}, 400)
-        records = self.log.query(
-            method=query.get("method") or None,
-            path_prefix=query.get("path_prefix") or None,
-            since=since,
-            user_agent_contains=query.get("user_agent_contains") or None,
-            verb=query.get("verb") or None,
-            limit=limit,
-        )
-        return _json({"requests": [r.to_json() for r in records], "next": self.log.next_seq})
-
-    async def _get_faults(self, request: web.Request) -> web.Response:
-        return _json({"faults": [f.to_json() for f in self.faults.all()]})
-
-    async def _post_fault(self, request: web.Request) -> web.Response:
-        try:
-            spec = json.loads(await request.read() or b"{}")
-            fault = self.faults.add(spec)
-        except ValueError as error:
-            return _json({"error": f"invalid JSON: {error}"}, 400)
-        except ApiError as error:
-            return _json({"error": error.message}, 400)
-        closed = self.close_watches(lambda path_qs: fault.targets("GET", path_qs)) if fault.drop_watch else 0
-        return _json({"id": fault.id, "closed_watches": closed}, 201)
-
-    async def _delete_faults(self, request: web.Request) -> web.Response:
-        self.faults.clear()
-        return _json({"cleared": True})
-
-    async def _delete_fault(self, request: web.Request) -> web.Response:
-        try:
-            fault_id = int(request.match_info["id"])
-        except ValueError:
-            return _json({"error": "fault ids are integers"}, 400)
-        if not self.faults.remove(fault_id):
-            return _json({"error": f"no fault {fault_id}"}, 404)
-        return _json({"removed": fault_id})
+    def _close_fault_watches(self, fault: Fault) -> int:
+        return self.close_watches(lambda path_qs: fault.targets("GET", path_qs))
 
     async def _post_settle(self, request: web.Request) -> web.Response:
         """Wait until no Secret names an owner that is gone: the real garbage collector cannot be asked
@@ -254,12 +211,14 @@ class FaultProxy:
         try:
             timeout = float(request.query.get("timeout") or 30)
         except ValueError:
-            return _json({"error": "timeout must be a number"}, 400)
+            return json_response({"error": "timeout must be a number"}, 400)
         deadline = time.monotonic() + timeout
         while True:
             pending = await self._orphaned_secrets()
             if not pending or time.monotonic() > deadline:
-                return _json({"settled": not pending, "pending": len(pending)}, 504 if pending else 200)
+                return json_response(
+                    {"settled": not pending, "pending": len(pending)}, 504 if pending else 200
+                )
             await asyncio.sleep(0.2)
 
     async def _orphaned_secrets(self) -> list[str]:
@@ -298,7 +257,3 @@ class FaultProxy:
                 return None
             response.raise_for_status()
             return json.loads(await response.read())
-
-
-def _json(body: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=dumps(body), content_type="application/json")

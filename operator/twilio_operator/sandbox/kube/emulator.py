@@ -9,8 +9,8 @@ from aiohttp import web
 
 from .api import CRDS, NAMESPACES, Api, WriteOptions
 from .builtins import INITIAL_NAMESPACES, builtin_types
-from .control import BearerTokens, FaultInjector, RequestLog
-from .errors import ApiError
+from .control import BearerTokens, Fault, FaultInjector, RequestLog
+from .control_routes import ControlEndpoints
 from .gc import GarbageCollector
 from .jsonutil import clone_obj
 from .resources import Registry, ResourceType
@@ -130,12 +130,9 @@ class KubeEmulator:
     # --- /__sandbox/ endpoints ---------------------------------------------------------------------
 
     def _control_routes(self) -> list[web.RouteDef]:
+        endpoints = ControlEndpoints(self.requests, self.faults, self._close_watches)
         return [
-            web.get(f"{CONTROL_PREFIX}requests", self._get_requests),
-            web.get(f"{CONTROL_PREFIX}faults", self._get_faults),
-            web.post(f"{CONTROL_PREFIX}faults", self._post_fault),
-            web.delete(f"{CONTROL_PREFIX}faults", self._delete_faults),
-            web.delete(f"{CONTROL_PREFIX}faults/{{id}}", self._delete_fault),
+            *endpoints.routes(CONTROL_PREFIX),
             web.post(f"{CONTROL_PREFIX}compact", self._post_compact),
             web.post(f"{CONTROL_PREFIX}gc/settle", self._post_settle),
             web.get(f"{CONTROL_PREFIX}stats", self._get_stats),
@@ -155,49 +152,8 @@ class KubeEmulator:
                 text=json.dumps({"error": f"invalid JSON: {exc}"}), content_type="application/json"
             ) from exc
 
-    async def _get_requests(self, request: web.Request) -> web.Response:
-        query = request.query
-        try:
-            since = int(query.get("since") or 0)
-            limit = int(query["limit"]) if query.get("limit") else None
-        except ValueError:
-            return json_response({"error": "since and limit must be integers"}, 400)
-        records = self.requests.query(
-            method=query.get("method") or None,
-            path_prefix=query.get("path_prefix") or None,
-            since=since,
-            user_agent_contains=query.get("user_agent_contains") or None,
-            verb=query.get("verb") or None,
-            limit=limit,
-        )
-        return json_response({"requests": [r.to_json() for r in records], "next": self.requests.next_seq})
-
-    async def _get_faults(self, request: web.Request) -> web.Response:
-        return json_response({"faults": [f.to_json() for f in self.faults.all()]})
-
-    async def _post_fault(self, request: web.Request) -> web.Response:
-        spec = await self._json_body(request)
-        try:
-            fault = self.faults.add(spec)
-        except ApiError as exc:
-            return json_response({"error": exc.message}, 400)
-        closed = 0
-        if fault.drop_watch:
-            closed = self.store.hub.close_where(lambda watcher: fault.targets("GET", watcher.path_qs))
-        return json_response({"id": fault.id, "closed_watches": closed}, 201)
-
-    async def _delete_faults(self, request: web.Request) -> web.Response:
-        self.faults.clear()
-        return json_response({"cleared": True})
-
-    async def _delete_fault(self, request: web.Request) -> web.Response:
-        try:
-            fault_id = int(request.match_info["id"])
-        except ValueError:
-            return json_response({"error": "fault ids are integers"}, 400)
-        if not self.faults.remove(fault_id):
-            return json_response({"error": f"no fault {fault_id}"}, 404)
-        return json_response({"removed": fault_id})
+    def _close_watches(self, fault: Fault) -> int:
+        return self.store.hub.close_where(lambda watcher: fault.targets("GET", watcher.path_qs))
 
     async def _post_compact(self, request: web.Request) -> web.Response:
         body = await self._json_body(request)
