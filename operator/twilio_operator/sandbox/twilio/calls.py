@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .auth import Principal
 from .contract import Operation
 from .errors import invalid_parameter
+from .paging import page_request, page_v1, paginate
 from .state import Account, TwilioState
 
 MAX_FRIENDLY_NAME = 64
@@ -48,6 +49,20 @@ class Reply:
 
 
 Handler = Callable[[Call], Reply]
+T = TypeVar("T")
+
+
+def page_v1_reply(
+    call: Call,
+    key: str,
+    items: Iterable[T],
+    sid_of: Callable[[T], str],
+    render: Callable[[T], dict[str, Any]],
+    order: Callable[[str], int | None] | None = None,
+) -> Reply:
+    """A page of a v1 list (Messaging, Event Streams, ...) as the request asked for it."""
+    page = paginate(list(items), sid_of, order or call.state.order_of, page_request(call.query), render)
+    return Reply(200, page_v1(key, page, call.public_base, call.path, call.filters))
 
 
 def friendly_name(call: Call, *, required: bool = False) -> str | None:

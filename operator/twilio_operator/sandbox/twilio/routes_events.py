@@ -6,10 +6,9 @@ Like every v1 API it acts on the credential's account: another account's sink or
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any
 
-from .calls import Call, Handler, Reply
+from .calls import Call, Handler, Reply, page_v1_reply
 from .errors import TwilioError, invalid_parameter, not_found
 from .events import (
     CATALOGUE_DATE,
@@ -21,9 +20,6 @@ from .events import (
     subscribed_type,
 )
 from .formats import iso8601, utcnow
-from .paging import page_request, page_v1, paginate
-
-T = TypeVar("T")
 
 
 def sink_json(call: Call, sink: Sink) -> dict[str, Any]:
@@ -103,7 +99,7 @@ def list_sinks(call: Call) -> Reply:
         used = {s.sink_sid for s in call.state.events.account_subscriptions(call.account.sid)}
         want = call.query["InUse"] == "true"
         sinks = [s for s in sinks if (s.sid in used) == want]
-    return _page(call, "sinks", sinks, lambda s: s.sid, lambda s: sink_json(call, s))
+    return page_v1_reply(call, "sinks", sinks, lambda s: s.sid, lambda s: sink_json(call, s))
 
 
 def fetch_sink(call: Call) -> Reply:
@@ -169,7 +165,9 @@ def list_subscriptions(call: Call) -> Reply:
     subscriptions = call.state.events.account_subscriptions(call.account.sid)
     if "SinkSid" in call.query:
         subscriptions = [s for s in subscriptions if s.sink_sid == call.query["SinkSid"]]
-    return _page(call, "subscriptions", subscriptions, lambda s: s.sid, lambda s: subscription_json(call, s))
+    return page_v1_reply(
+        call, "subscriptions", subscriptions, lambda s: s.sid, lambda s: subscription_json(call, s)
+    )
 
 
 def fetch_subscription(call: Call) -> Reply:
@@ -196,7 +194,7 @@ def delete_subscription(call: Call) -> Reply:
 def list_subscribed_events(call: Call) -> Reply:
     subscription = _subscription(call, "SubscriptionSid")
     names = list(subscription.types)
-    return _page(
+    return page_v1_reply(
         call,
         "types",
         names,
@@ -258,7 +256,7 @@ def list_event_types(call: Call) -> Reply:
     types = list(EVENT_TYPES)
     if "SchemaId" in call.query:
         types = [t for t in types if t.schema_id == call.query["SchemaId"]]
-    return _page(
+    return page_v1_reply(
         call,
         "types",
         types,
@@ -273,18 +271,6 @@ def fetch_event_type(call: Call) -> Reply:
     if event_type is None:
         raise not_found(call.path)
     return Reply(200, event_type_json(call, event_type))
-
-
-def _page(
-    call: Call,
-    key: str,
-    items: Iterable[T],
-    sid_of: Callable[[T], str],
-    render: Callable[[T], dict[str, Any]],
-    order: Callable[[str], int | None] | None = None,
-) -> Reply:
-    page = paginate(list(items), sid_of, order or call.state.order_of, page_request(call.query), render)
-    return Reply(200, page_v1(key, page, call.public_base, call.path, call.filters))
 
 
 HANDLERS: dict[str, Handler] = {

@@ -7,17 +7,15 @@ acts on the credential's account and a service of another account is simply not 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from .calls import Call, Handler, Reply, friendly_name
+from .calls import Call, Handler, Reply, friendly_name, page_v1_reply
 from .errors import invalid_parameter, missing_parameter, not_found
 from .formats import iso8601, utcnow
-from .paging import page_request, page_v1, paginate
 from .state import AlphaSender, PoolEntry, Service
 
-T = TypeVar("T")
 FieldKind = Literal["text", "url", "bool", "int"]
 
 # Form parameter -> (response field, how the wire value is read). The same set is writable on create and
@@ -112,7 +110,9 @@ def create_service(call: Call) -> Reply:
 
 def list_services(call: Call) -> Reply:
     services = list(call.state.account_services(call.account.sid))
-    return _page(call, "services", services, lambda s: s.sid, lambda s: service_json(s, call.public_base))
+    return page_v1_reply(
+        call, "services", services, lambda s: s.sid, lambda s: service_json(s, call.public_base)
+    )
 
 
 def fetch_service(call: Call) -> Reply:
@@ -216,7 +216,9 @@ class Pool:
     def list(self, call: Call) -> Reply:
         service = _service(call)
         entries = list(self.members(service).values())
-        return _page(call, self.key, entries, lambda e: e.sid, lambda e: self.render(call, service, e))
+        return page_v1_reply(
+            call, self.key, entries, lambda e: e.sid, lambda e: self.render(call, service, e)
+        )
 
     def fetch(self, call: Call) -> Reply:
         service = _service(call)
@@ -240,17 +242,6 @@ POOLS = {
         "alpha_senders", lambda s: s.alpha_senders, lambda call, _, a: alpha_sender_json(call, a)
     ),
 }
-
-
-def _page(
-    call: Call,
-    key: str,
-    items: Iterable[T],
-    sid_of: Callable[[T], str],
-    render: Callable[[T], dict[str, Any]],
-) -> Reply:
-    page = paginate(list(items), sid_of, call.state.order_of, page_request(call.query), render)
-    return Reply(200, page_v1(key, page, call.public_base, call.path, call.filters))
 
 
 HANDLERS: dict[str, Handler] = {
