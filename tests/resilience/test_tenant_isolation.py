@@ -211,6 +211,9 @@ def test_an_orphaned_subaccount_cannot_be_taken_by_another_namespace(
 ) -> None:
     # A lets go of its subaccount object (Orphan, the default): its workloads still use keys in it.
     delete(kubectl, "twiliosubaccount", "prod", tenant_a.namespace)
+    # A's key and service take note first (what they read of their account then is A's doing, not B's).
+    for kind, name in (("apikey", "app"), ("messagingservice", "alerts")):
+        reason(kubectl, kind, name, tenant_a.namespace, "Ready", "SubaccountNotFound")
     seq = twilio.last_seq()
     # B knows the SID (it is in callbacks, in logs), and forges the operator's record of a create as well.
     for name, extra in (("plain", None), ("forged", {CREATE_SUCCEEDED: "2020-01-01T00:00:00Z;" + "0" * 32})):

@@ -403,7 +403,8 @@ def create_message(call: Call) -> Reply:
     message = call.state.send_message(
         call.account, to, form.get("Body", ""), service, sender, form.get("StatusCallback") or None
     )
-    return Reply(201, message_json(message))
+    # The answer to the create is the message as it was made (its first status), however busy the machine.
+    return Reply(201, message_json(message, now=message.created))
 
 
 def list_messages(call: Call) -> Reply:
