@@ -27,6 +27,11 @@ def register(registry: kopf.OperatorRegistry) -> None:
         ]
         patch.status["observedGeneration"] = generation
 
+    # A registry of its own has none of kopf's default login handlers: log in from KUBECONFIG as kopf does.
+    @kopf.on.login(id="login", registry=registry)
+    def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_with_kubeconfig(settings=settings)
+
     for kind in KINDS:
         for cause in (kopf.on.create, kopf.on.resume):
             cause(kind.group, kind.version, kind.plural, id="ready", registry=registry)(ready)
